@@ -1,0 +1,215 @@
+"""Brands, their quotas, who may use them, and what happened to them.
+
+Every table the product needs is defined here, so later features add behaviour, not migrations.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def quota_default(field: str) -> int:
+    """A quota default from settings.CACHEADMIN_QUOTA_DEFAULTS (the one place they live)."""
+    return settings.CACHEADMIN_QUOTA_DEFAULTS[field]
+
+
+# Named callables (not lambdas) so that migrations can reference them.
+def default_max_keys() -> int:
+    return quota_default("max_keys")
+
+
+def default_max_value_bytes() -> int:
+    return quota_default("max_value_bytes")
+
+
+def default_default_ttl() -> int:
+    return quota_default("default_ttl")
+
+
+def default_max_ttl() -> int:
+    return quota_default("max_ttl")
+
+
+def default_max_ops_per_execution() -> int:
+    return quota_default("max_ops_per_execution")
+
+
+def default_script_timeout_ms() -> int:
+    return quota_default("script_timeout_ms")
+
+
+def default_script_memory_mb() -> int:
+    return quota_default("script_memory_mb")
+
+
+class Brand(models.Model):
+    slug = models.SlugField(
+        unique=True,
+        max_length=50,
+        help_text=_("URL-safe identifier, used in dashboard URLs and on the command line."),
+    )
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def save(self, *args, **kwargs) -> None:
+        creating = self._state.adding
+        super().save(*args, **kwargs)
+        if creating:
+            # Every brand has its quota row from the moment it exists: nothing downstream has
+            # to handle a brand without limits.
+            QuotaSettings.objects.get_or_create(brand=self)
+
+
+POSITIVE = [MinValueValidator(1)]
+
+
+class QuotaSettings(models.Model):
+    brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="quota")
+    max_keys = models.PositiveIntegerField(default=default_max_keys, validators=POSITIVE)
+    max_value_bytes = models.PositiveIntegerField(
+        default=default_max_value_bytes,
+        validators=POSITIVE,
+        help_text=_("Largest value, in UTF-8 bytes of its JSON text."),
+    )
+    default_ttl = models.PositiveIntegerField(
+        default=default_default_ttl,
+        validators=POSITIVE,
+        help_text=_("Seconds; used when a write gives no TTL."),
+    )
+    max_ttl = models.PositiveIntegerField(
+        default=default_max_ttl,
+        validators=POSITIVE,
+        help_text=_("Seconds; longer TTLs are clamped to this."),
+    )
+    max_ops_per_execution = models.PositiveIntegerField(
+        default=default_max_ops_per_execution, validators=POSITIVE
+    )
+    script_timeout_ms = models.PositiveIntegerField(
+        default=default_script_timeout_ms, validators=POSITIVE
+    )
+    script_memory_mb = models.PositiveIntegerField(
+        default=default_script_memory_mb, validators=POSITIVE
+    )
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("quota settings")
+        verbose_name_plural = _("quota settings")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(default_ttl__lte=models.F("max_ttl")),
+                name="quota_default_ttl_within_max_ttl",
+                violation_error_message=_("The default TTL cannot exceed the maximum TTL."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"quota for {self.brand_id}"
+
+    def clean(self) -> None:
+        super().clean()
+        if (
+            self.default_ttl is not None
+            and self.max_ttl is not None
+            and self.default_ttl > self.max_ttl
+        ):
+            raise ValidationError(
+                {"default_ttl": _("The default TTL (%(d)s s) cannot exceed the maximum TTL (%(m)s s).")
+                 % {"d": self.default_ttl, "m": self.max_ttl}}
+            )
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", _("Admin (read and write)")
+        VIEWER = "viewer", _("Viewer (read only)")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="brand_memberships"
+    )
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "brand"], name="one_membership_per_user_brand"),
+        ]
+        ordering = ["brand__slug", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.brand} ({self.role})"
+
+
+class UsageSnapshot(models.Model):
+    """A brand's usage at one moment, recorded by ``manage.py record_usage`` (cron)."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="usage_snapshots")
+    taken_at = models.DateTimeField(db_index=True)
+    live_keys = models.PositiveIntegerField()
+    max_keys = models.PositiveIntegerField()
+    stored_bytes = models.PositiveBigIntegerField(default=0)
+    refused_writes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-taken_at"]
+        indexes = [models.Index(fields=["brand", "-taken_at"], name="usage_brand_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id} at {self.taken_at:%Y-%m-%d %H:%M}: {self.live_keys} keys"
+
+
+class AuditEntry(models.Model):
+    """A change made from the dashboard or the console."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="audit_entries")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=40)
+    target = models.CharField(max_length=255, blank=True, help_text=_("Key or prefix."))
+    outcome = models.CharField(max_length=40, default="ok")
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["brand", "-at"], name="audit_brand_recent")]
+        verbose_name_plural = _("audit entries")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target} ({self.outcome})"
+
+
+class ScriptRun(models.Model):
+    """One execution of a script from the console (its history)."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="script_runs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    code = models.TextField()
+    ok = models.BooleanField()
+    ops = models.PositiveIntegerField(default=0)
+    duration_ms = models.FloatField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    result = models.JSONField(default=dict, blank=True, help_text=_("The execution result."))
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["brand", "-at"], name="scriptrun_brand_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id} run at {self.at:%Y-%m-%d %H:%M:%S} ({'ok' if self.ok else 'error'})"
