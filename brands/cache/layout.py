@@ -1,0 +1,45 @@
+"""Where a brand's data lives in Redis.
+
+All of a brand's keys share one hash tag, ``{<brand id>}``, so they sit in one Redis Cluster slot
+and a Lua script may touch a value and the brand's indexes together:
+
+    <prefix>:{<id>}:v:<key>   the value (JSON text), with a Redis TTL
+    <prefix>:{<id>}:ix        sorted set: key -> expiry time in ms (Redis clock); counts live keys
+    <prefix>:{<id>}:nm        sorted set, all scores 0: key names in byte order; paging and prefixes
+    <prefix>:{<id>}:st        hash: refused-write counters
+
+The brand id, not the slug, is in the tag: renaming a brand must not orphan its keys. A caller
+never supplies any part of these names except the validated key, so no input can reach another
+brand's tag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class BrandKeys:
+    value_prefix: str
+    expiry_index: str
+    name_index: str
+    stats: str
+
+    @classmethod
+    def for_brand(cls, brand_id: int) -> BrandKeys:
+        base = f"{settings.CACHEADMIN_KEY_PREFIX}:{{{int(brand_id)}}}:"
+        return cls(
+            value_prefix=base + "v:",
+            expiry_index=base + "ix",
+            name_index=base + "nm",
+            stats=base + "st",
+        )
+
+    def value(self, key: str) -> str:
+        return self.value_prefix + key
+
+    @property
+    def index_keys(self) -> list[str]:
+        return [self.expiry_index, self.name_index, self.stats]

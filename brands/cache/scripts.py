@@ -1,0 +1,282 @@
+"""The Lua scripts behind every mutating operation (and the admin reads that must see a consistent
+index). Each runs atomically inside Redis in one round trip (EVALSHA, reloaded on NOSCRIPT by
+redis-py's Script), which is what makes the key limit exact however many processes write at once.
+
+Conventions shared by the scripts:
+
+* KEYS = [value key (or "" placeholder), expiry index, name index, stats]; all share the brand's
+  hash tag. Scripts that page through values build value key names from the brand's value prefix,
+  which carries the same hash tag, so they stay within the brand's slot.
+* ``now`` comes from Redis' own TIME, in ms: the app servers' clocks never matter.
+* A key is live while its expiry score is greater than ``now``. Expired index entries are pruned
+  lazily, at most PRUNE_BATCH per call so that no write ever stalls Redis.
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+from redis.commands.core import Script
+
+PRUNE_BATCH = 500
+
+_PRELUDE = r"""
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Remove up to `limit` expired names from both indexes; returns how many were removed.
+local function prune(ix, nm, now, limit)
+  local expired = redis.call('ZRANGEBYSCORE', ix, '-inf', now, 'LIMIT', 0, limit)
+  if #expired > 0 then
+    redis.call('ZREM', ix, unpack(expired))
+    redis.call('ZREM', nm, unpack(expired))
+  end
+  return #expired
+end
+
+local function live_count(ix, now)
+  return redis.call('ZCOUNT', ix, '(' .. now, '+inf')
+end
+"""
+
+# set / setIfAbsent.
+# ARGV: key name, JSON text, ttl ms, max keys, only-if-absent ("1"/"0"), prune batch
+# Returns 1 written, 0 not written because it exists (setIfAbsent), -1 refused by the key limit.
+SET = _PRELUDE + r"""
+local vkey, ix, nm, st = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local name, ttl = ARGV[1], tonumber(ARGV[3])
+local now = now_ms()
+if redis.call('EXISTS', vkey) == 1 then
+  if ARGV[5] == '1' then return 0 end
+else
+  prune(ix, nm, now, tonumber(ARGV[6]))
+  if live_count(ix, now) >= tonumber(ARGV[4]) then
+    redis.call('HINCRBY', st, 'key_limit', 1)
+    return -1
+  end
+  redis.call('ZADD', nm, 0, name)
+end
+redis.call('SET', vkey, ARGV[2], 'PX', ttl)
+redis.call('ZADD', ix, now + ttl, name)
+return 1
+"""
+
+# del. ARGV: key name. Frees the key's slot at once. Returns 1.
+DELETE = r"""
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+"""
+
+# increment.
+# ARGV: key name, amount (decimal text), ttl ms or "", default ttl ms, max keys, max value bytes,
+#       prune batch
+# Returns {1, stored text} | {-1} key limit | {-2, size} too large; errors NOTNUM / NOTFINITE.
+INCREMENT = _PRELUDE + r"""
+local vkey, ix, nm, st = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local name, ttl_arg = ARGV[1], ARGV[3]
+
+-- The stored text must be a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+-- (Lua's tonumber alone would also take "0x10", " 5" or "inf").
+local function is_json_number(s)
+  local i = 1
+  if s:sub(i, i) == '-' then i = i + 1 end
+  local c = s:sub(i, i)
+  if c == '0' then
+    i = i + 1
+  elseif c:match('^[1-9]$') then
+    local _, e = s:find('^%d+', i); i = e + 1
+  else
+    return false
+  end
+  if s:sub(i, i) == '.' then
+    local _, e = s:find('^%d+', i + 1)
+    if not e then return false end
+    i = e + 1
+  end
+  c = s:sub(i, i)
+  if c == 'e' or c == 'E' then
+    i = i + 1
+    c = s:sub(i, i)
+    if c == '+' or c == '-' then i = i + 1 end
+    local _, e = s:find('^%d+', i)
+    if not e then return false end
+    i = e + 1
+  end
+  return i == #s + 1
+end
+
+-- Shortest of %.15g / %.16g / %.17g that reads back to the same double, exponent written the
+-- way JavaScript writes it (1e-7, 1e+21).
+local function format_number(x)
+  if x == 0 then return '0' end  -- also -0, which JSON.stringify writes as 0
+  for _, fmt in ipairs({'%.15g', '%.16g', '%.17g'}) do
+    local s = string.format(fmt, x)
+    if tonumber(s) == x then
+      return (s:gsub('e([+-])0*(%d)', 'e%1%2'))
+    end
+  end
+  return string.format('%.17g', x)
+end
+
+local now = now_ms()
+local current = redis.call('GET', vkey)
+local result
+if current then
+  if not is_json_number(current) then
+    return redis.error_reply('NOTNUM')
+  end
+  result = tonumber(current) + tonumber(ARGV[2])
+else
+  result = tonumber(ARGV[2])
+end
+if result ~= result or result == math.huge or result == -math.huge then
+  return redis.error_reply('NOTFINITE')
+end
+local text = format_number(result)
+if #text > tonumber(ARGV[6]) then
+  redis.call('HINCRBY', st, 'value_size', 1)
+  return {-2, #text}
+end
+if current then
+  if ttl_arg == '' then
+    redis.call('SET', vkey, text, 'KEEPTTL')
+  else
+    redis.call('SET', vkey, text, 'PX', ttl_arg)
+    redis.call('ZADD', ix, now + tonumber(ttl_arg), name)
+  end
+else
+  prune(ix, nm, now, tonumber(ARGV[7]))
+  if live_count(ix, now) >= tonumber(ARGV[5]) then
+    redis.call('HINCRBY', st, 'key_limit', 1)
+    return {-1}
+  end
+  local ttl = ttl_arg ~= '' and tonumber(ttl_arg) or tonumber(ARGV[4])
+  redis.call('SET', vkey, text, 'PX', ttl)
+  redis.call('ZADD', ix, now + ttl, name)
+  redis.call('ZADD', nm, 0, name)
+end
+return {1, text}
+"""
+
+# Count refused writes that never reached a write script (value too large, seen in Python).
+# ARGV: counter field.
+COUNT_REFUSAL = r"""
+return redis.call('HINCRBY', KEYS[4], ARGV[1], 1)
+"""
+
+# Live key count. Returns the count.
+LIVE_COUNT = _PRELUDE + r"""
+return live_count(KEYS[2], now_ms())
+"""
+
+# Prune a batch of expired index entries. ARGV: batch size. Returns how many were removed.
+PRUNE = _PRELUDE + r"""
+return prune(KEYS[2], KEYS[3], now_ms(), tonumber(ARGV[1]))
+"""
+
+# A page of live keys in name order.
+# ARGV: value prefix, lex start ("[abc" or "(abc"), lex stop ("+" or "(abc\255"), page size.
+# Returns a flat list: name, value, pttl, ... for at most page size + 1 keys (the extra one tells
+# the caller there is a next page). Names whose value has expired are skipped.
+PAGE = r"""
+local nm, base = KEYS[3], ARGV[1]
+local start, stop, want = ARGV[2], ARGV[3], tonumber(ARGV[4]) + 1
+local out, found, rounds = {}, 0, 0
+while found < want and rounds < 50 do
+  rounds = rounds + 1
+  local names = redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, want * 2)
+  if #names == 0 then break end
+  for _, name in ipairs(names) do
+    local value = redis.call('GET', base .. name)
+    if value then
+      out[#out + 1] = name
+      out[#out + 1] = value
+      out[#out + 1] = redis.call('PTTL', base .. name)
+      found = found + 1
+      if found >= want then break end
+    end
+  end
+  start = '(' .. names[#names]
+end
+return out
+"""
+
+# Direct children of a namespace prefix, skipping over each child's keys with one lookup.
+# ARGV: prefix ("" or ending with ":"), max children.
+# Returns a flat list: label-or-name, count, is_leaf (1/0), ...
+TREE = r"""
+local nm, prefix, limit = KEYS[3], ARGV[1], tonumber(ARGV[2])
+local plen = #prefix
+local start = '[' .. prefix
+local stop = (prefix == '') and '+' or ('(' .. prefix .. '\255')
+local out, n = {}, 0
+while n < limit do
+  local first = redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, 1)[1]
+  if not first then break end
+  local rest = first:sub(plen + 1)
+  local colon = rest:find(':', 1, true)
+  if colon then
+    local child = prefix .. rest:sub(1, colon)                  -- ends with ':'
+    local after = prefix .. rest:sub(1, colon - 1) .. ';'       -- ';' sorts right after ':'
+    out[#out + 1] = child
+    out[#out + 1] = redis.call('ZLEXCOUNT', nm, '[' .. child, '(' .. after)
+    out[#out + 1] = 0
+    start = '[' .. after
+  else
+    out[#out + 1] = first
+    out[#out + 1] = 1
+    out[#out + 1] = 1
+    start = '(' .. first
+  end
+  n = n + 1
+end
+return out
+"""
+
+# Delete up to a batch of keys under a prefix. ARGV: value prefix, lex start, lex stop, batch.
+# Returns {names removed from the index, live values deleted}.
+DELETE_PREFIX = r"""
+local ix, nm, base = KEYS[2], KEYS[3], ARGV[1]
+local names = redis.call('ZRANGEBYLEX', nm, ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+local deleted = 0
+for _, name in ipairs(names) do
+  deleted = deleted + redis.call('DEL', base .. name)
+end
+if #names > 0 then
+  redis.call('ZREM', ix, unpack(names))
+  redis.call('ZREM', nm, unpack(names))
+end
+return {#names, deleted}
+"""
+
+# Sum of the stored bytes of up to a batch of keys after a cursor.
+# ARGV: value prefix, lex start, batch. Returns {bytes, last name or ""}.
+STORED_BYTES = r"""
+local nm, base = KEYS[3], ARGV[1]
+local names = redis.call('ZRANGEBYLEX', nm, ARGV[2], '+', 'LIMIT', 0, tonumber(ARGV[3]))
+local total = 0
+for _, name in ipairs(names) do
+  total = total + redis.call('STRLEN', base .. name)
+end
+return {total, names[#names] or ''}
+"""
+
+
+class _Scripts:
+    """Script objects, created once. A Script carries only its source and SHA; the client that
+    runs it is passed on each call (so it follows django-redis' current connection)."""
+
+    def __init__(self) -> None:
+        self._scripts: dict[str, Script] = {}
+
+    def get(self, name: str, client: Redis) -> Script:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = client.register_script(globals()[name])
+        return script
+
+
+SCRIPTS = _Scripts()

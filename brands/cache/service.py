@@ -1,0 +1,384 @@
+"""BrandCache: the brand-scoped cache of CONTRACT.md, for one brand.
+
+The six contract operations validate their arguments in Python (raising TypeError subclasses
+before anything is read or written), then make exactly one Redis round trip: a plain GET / EXISTS
+for reads, one Lua script for each write. Refusals (value too large, key limit) return False /
+None with a warning in ``self.warnings``; an unreachable Redis does the same with the warning
+"cache unavailable", unless the caller asked for CacheUnavailable to be raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from brands.cache import validation
+from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
+from brands.cache.errors import CacheUnavailable, NotANumberError
+from brands.cache.layout import BrandKeys
+from brands.cache.scripts import PRUNE_BATCH, SCRIPTS
+from brands.cache.types import ImportReport, KeyInfo, KeyPage, NamespaceNode
+
+UNAVAILABLE_WARNING = "cache unavailable"
+_LEX_TOP = b"\xff"  # sorts after every valid key character
+
+
+@dataclass(frozen=True)
+class CacheLimits:
+    max_keys: int
+    max_value_bytes: int
+    default_ttl: int
+    max_ttl: int
+
+    @classmethod
+    def from_quota(cls, quota) -> CacheLimits:
+        return cls(
+            max_keys=quota.max_keys,
+            max_value_bytes=quota.max_value_bytes,
+            default_ttl=quota.default_ttl,
+            max_ttl=quota.max_ttl,
+        )
+
+
+def _lex_range(prefix: str, after: str | None) -> tuple[bytes, bytes]:
+    """ZRANGEBYLEX bounds for names starting with ``prefix``, strictly after ``after``."""
+    start = b"(" + after.encode() if after else b"[" + prefix.encode()
+    stop = b"(" + prefix.encode() + _LEX_TOP if prefix else b"+"
+    return start, stop
+
+
+class BrandCache:
+    def __init__(self, brand, *, raise_unavailable: bool = False, limits: CacheLimits | None = None):
+        self.brand_id = int(brand.pk)
+        self.limits = limits or CacheLimits.from_quota(brand.quota)
+        self.raise_unavailable = raise_unavailable
+        self.keys = BrandKeys.for_brand(self.brand_id)
+        self.warnings: list[str] = []
+        self._client = None
+
+    @classmethod
+    def for_slug(cls, slug: str, **kwargs) -> BrandCache:
+        from brands.models import Brand
+
+        return cls(Brand.objects.select_related("quota").get(slug=slug), **kwargs)
+
+    @classmethod
+    def for_brand_id(cls, brand_id: int, limits: CacheLimits, **kwargs) -> BrandCache:
+        """Without touching the database (script workers get the limits with each job)."""
+        instance = cls.__new__(cls)
+        instance.brand_id = int(brand_id)
+        instance.limits = limits
+        instance.raise_unavailable = kwargs.get("raise_unavailable", False)
+        instance.keys = BrandKeys.for_brand(instance.brand_id)
+        instance.warnings = []
+        instance._client = None
+        return instance
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = redis_client()
+        return self._client
+
+    # ------------------------------------------------------------------ helpers
+
+    def _run(self, name: str, key: str, args: list) -> Any:
+        script = SCRIPTS.get(name, self.client)
+        return script(keys=[self.keys.value(key), *self.keys.index_keys], args=args, client=self.client)
+
+    def _run_admin(self, name: str, args: list) -> Any:
+        # Admin scripts touch only the indexes (and values under the brand's own value prefix).
+        script = SCRIPTS.get(name, self.client)
+        try:
+            return script(keys=["", *self.keys.index_keys], args=args, client=self.client)
+        except UNAVAILABLE_ERRORS as exc:
+            raise CacheUnavailable() from exc
+
+    def _unavailable(self, exc: BaseException, soft_result: Any) -> Any:
+        if self.raise_unavailable:
+            raise CacheUnavailable() from exc
+        self.warnings.append(UNAVAILABLE_WARNING)
+        return soft_result
+
+    def _ttl_ms(self, key: str, ttl: Any) -> int:
+        seconds, clamped = validation.ttl_seconds(
+            ttl, default_ttl=self.limits.default_ttl, max_ttl=self.limits.max_ttl
+        )
+        if clamped:
+            self.warnings.append(
+                f"TTL of {ttl} s for key {validation.describe(key)} is above the maximum of "
+                f"{self.limits.max_ttl} s; clamped to {self.limits.max_ttl} s"
+            )
+        return seconds * 1000
+
+    def _refuse_size(self, key: str, size: int) -> None:
+        self.warnings.append(
+            f"value for key {validation.describe(key)} is {size} bytes, above the limit of "
+            f"{self.limits.max_value_bytes} bytes; not written"
+        )
+        # If Redis is down the refusal still stands; only the monitoring counter is lost.
+        with contextlib.suppress(*UNAVAILABLE_ERRORS):
+            self._run("COUNT_REFUSAL", key, ["value_size"])
+
+    def _refuse_limit(self, key: str) -> None:
+        self.warnings.append(
+            f"key limit of {self.limits.max_keys} keys reached; key {validation.describe(key)} "
+            "was not created"
+        )
+
+    # ------------------------------------------------------------------ contract operations
+
+    def get_json(self, key: str) -> str | None:
+        key = validation.validate_key(key)
+        try:
+            raw = self.client.get(self.keys.value(key))
+        except UNAVAILABLE_ERRORS as exc:
+            return self._unavailable(exc, None)
+        return None if raw is None else raw.decode("utf-8")
+
+    def get(self, key: str) -> Any:
+        text = self.get_json(key)
+        return None if text is None else json.loads(text)
+
+    def has(self, key: str) -> bool:
+        key = validation.validate_key(key)
+        try:
+            return self.client.exists(self.keys.value(key)) == 1
+        except UNAVAILABLE_ERRORS as exc:
+            return self._unavailable(exc, False)
+
+    def delete(self, key: str) -> bool:
+        key = validation.validate_key(key)
+        try:
+            self._run("DELETE", key, [key])
+        except UNAVAILABLE_ERRORS as exc:
+            return self._unavailable(exc, False)
+        return True
+
+    def _write(self, key: str, text: str, ttl: Any, *, only_if_absent: bool) -> bool:
+        ttl_ms = self._ttl_ms(key, ttl)
+        size = validation.utf8_size(text)
+        if size > self.limits.max_value_bytes:
+            self._refuse_size(key, size)
+            return False
+        try:
+            outcome = self._run(
+                "SET", key,
+                [key, text, ttl_ms, self.limits.max_keys, "1" if only_if_absent else "0", PRUNE_BATCH],
+            )
+        except UNAVAILABLE_ERRORS as exc:
+            return self._unavailable(exc, False)
+        if outcome == -1:
+            self._refuse_limit(key)
+        return outcome == 1
+
+    def set_json(self, key: str, text: str, ttl: Any = None) -> bool:
+        key = validation.validate_key(key)
+        return self._write(key, validation.check_json_text(text), ttl, only_if_absent=False)
+
+    def set(self, key: str, value: Any, ttl: Any = None) -> bool:
+        key = validation.validate_key(key)
+        return self._write(key, validation.to_json(value), ttl, only_if_absent=False)
+
+    def set_if_absent_json(self, key: str, text: str, ttl: Any = None) -> bool:
+        key = validation.validate_key(key)
+        return self._write(key, validation.check_json_text(text), ttl, only_if_absent=True)
+
+    def set_if_absent(self, key: str, value: Any, ttl: Any = None) -> bool:
+        key = validation.validate_key(key)
+        return self._write(key, validation.to_json(value), ttl, only_if_absent=True)
+
+    def increment_json(self, key: str, amount: Any = 1, ttl: Any = None) -> str | None:
+        key = validation.validate_key(key)
+        delta = validation.increment_amount(amount)
+        ttl_ms = "" if ttl is None else self._ttl_ms(key, ttl)
+        try:
+            outcome = self._run(
+                "INCREMENT", key,
+                [key, repr(delta), ttl_ms, self.limits.default_ttl * 1000, self.limits.max_keys,
+                 self.limits.max_value_bytes, PRUNE_BATCH],
+            )
+        except ResponseError as exc:
+            if "NOTNUM" in str(exc):
+                raise NotANumberError(
+                    f"Cannot increment key {validation.describe(key)}: its value is not a number"
+                ) from None
+            if "NOTFINITE" in str(exc):
+                raise validation.CacheValueError(
+                    f"Cannot increment key {validation.describe(key)}: the result is not a finite number"
+                ) from None
+            raise
+        except UNAVAILABLE_ERRORS as exc:
+            return self._unavailable(exc, None)
+        if outcome[0] == -1:
+            self._refuse_limit(key)
+            return None
+        if outcome[0] == -2:
+            self.warnings.append(
+                f"value for key {validation.describe(key)} is {outcome[1]} bytes, above the limit of "
+                f"{self.limits.max_value_bytes} bytes; not written"
+            )
+            return None
+        return outcome[1].decode("ascii")
+
+    def increment(self, key: str, amount: Any = 1, ttl: Any = None) -> int | float | None:
+        text = self.increment_json(key, amount, ttl)
+        return None if text is None else json.loads(text)
+
+    # ------------------------------------------------------------------ admin operations
+
+    def _admin(self, call):
+        try:
+            return call()
+        except UNAVAILABLE_ERRORS as exc:
+            raise CacheUnavailable() from exc
+
+    def prune_expired(self) -> int:
+        """Drop every expired entry from the indexes (admin reads want exact name indexes)."""
+        removed = 0
+        while True:
+            batch = self._run_admin("PRUNE", [PRUNE_BATCH])
+            removed += batch
+            if batch < PRUNE_BATCH:
+                return removed
+
+    def live_count(self) -> int:
+        return int(self._run_admin("LIVE_COUNT", []))
+
+    def refused_writes(self) -> dict[str, int]:
+        raw = self._admin(lambda: self.client.hgetall(self.keys.stats))
+        counts = {"key_limit": int(raw.get(b"key_limit", 0)), "value_size": int(raw.get(b"value_size", 0))}
+        counts["total"] = counts["key_limit"] + counts["value_size"]
+        return counts
+
+    def stored_bytes(self, batch: int = 2000) -> int:
+        total, start = 0, b"-"
+        while True:
+            chunk, last = self._run_admin("STORED_BYTES", [self.keys.value_prefix, start, batch])
+            total += int(chunk)
+            if not last:
+                return total
+            start = b"(" + last
+
+    def list_keys(self, *, prefix: str = "", after: str | None = None, limit: int = 50) -> KeyPage:
+        if prefix and not validation.is_valid_key(prefix):
+            return KeyPage(items=[], next_cursor=None)  # no key can start with it
+        if after is not None and not validation.is_valid_key(after):
+            after = None  # a forged cursor restarts from the top rather than failing
+        if after is not None and after < prefix:
+            after = None
+        limit = max(1, min(int(limit), 1000))
+        start, stop = _lex_range(prefix, after)
+        flat = self._run_admin("PAGE", [self.keys.value_prefix, start, stop, limit])
+        items = [
+            KeyInfo(key=flat[i].decode(), value_json=flat[i + 1].decode("utf-8"),
+                    ttl_seconds=max(int(flat[i + 2]), 0) / 1000)
+            for i in range(0, len(flat), 3)
+        ]
+        next_cursor = items[limit - 1].key if len(items) > limit else None
+        return KeyPage(items=items[:limit], next_cursor=next_cursor)
+
+    def key_info(self, key: str) -> KeyInfo | None:
+        key = validation.validate_key(key)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(self.keys.value(key))
+        pipe.pttl(self.keys.value(key))
+        value, pttl = self._admin(pipe.execute)
+        if value is None:
+            return None
+        return KeyInfo(key=key, value_json=value.decode("utf-8"), ttl_seconds=max(int(pttl), 0) / 1000)
+
+    def namespace_tree(self, prefix: str = "", *, limit: int = 200) -> list[NamespaceNode]:
+        if prefix and not (prefix.endswith(":") and validation.is_valid_key(prefix)):
+            raise validation.CacheKeyError(
+                f"Invalid namespace {validation.describe(prefix)}: "
+                "it must be a valid key prefix ending with ':'"
+            )
+        self.prune_expired()
+        flat = self._run_admin("TREE", [prefix, max(1, int(limit))])
+        nodes = []
+        for i in range(0, len(flat), 3):
+            full = flat[i].decode()
+            is_leaf = int(flat[i + 2]) == 1
+            label = full[len(prefix):]
+            nodes.append(NamespaceNode(prefix=full, label=label, key_count=int(flat[i + 1]), is_leaf=is_leaf))
+        return nodes
+
+    def count_prefix(self, prefix: str) -> int:
+        if prefix and not validation.is_valid_key(prefix):
+            return 0
+        self.prune_expired()
+        start, stop = _lex_range(prefix, None)
+        return int(self._admin(lambda: self.client.zlexcount(self.keys.name_index, start, stop)))
+
+    def delete_prefix(self, prefix: str, *, batch: int = 500) -> int:
+        if prefix and not validation.is_valid_key(prefix):
+            return 0
+        start, stop = _lex_range(prefix, None)
+        deleted = 0
+        while True:
+            removed, live = self._run_admin("DELETE_PREFIX", [self.keys.value_prefix, start, stop, batch])
+            deleted += int(live)
+            if int(removed) < batch:
+                return deleted
+
+    def delete_all(self) -> int:
+        deleted = self.delete_prefix("")
+        self._admin(lambda: self.client.delete(*self.keys.index_keys))
+        return deleted
+
+    def export_lines(self, *, batch: int = 500) -> Iterator[str]:
+        after = None
+        while True:
+            page = self.list_keys(after=after, limit=batch)
+            for item in page.items:
+                yield json.dumps(
+                    {"key": item.key, "value": item.value, "ttl": item.ttl_seconds},
+                    separators=(",", ":"), ensure_ascii=False,
+                )
+            if page.next_cursor is None:
+                return
+            after = page.next_cursor
+
+    def import_lines(self, lines: Iterable[str | bytes]) -> ImportReport:
+        """Write each JSON line {"key", "value", "ttl"?} through the same rules as ``set``."""
+        raise_unavailable, self.raise_unavailable = self.raise_unavailable, True  # admin operation
+        try:
+            return self._import(lines)
+        finally:
+            self.raise_unavailable = raise_unavailable
+
+    def _import(self, lines: Iterable[str | bytes]) -> ImportReport:
+        written = 0
+        refused: list[tuple[int, str, str]] = []
+        for number, raw in enumerate(lines, start=1):
+            line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                refused.append((number, "", "not a JSON line"))
+                continue
+            if not isinstance(record, dict) or "key" not in record or "value" not in record:
+                refused.append((number, "", 'expected an object with "key" and "value"'))
+                continue
+            key = record["key"]
+            shown = key if isinstance(key, str) else repr(key)
+            self.warnings.clear()
+            try:
+                ok = self.set(key, record["value"], record.get("ttl"))
+            except TypeError as exc:  # invalid key, TTL or value
+                refused.append((number, validation.shorten(shown), str(exc)))
+                continue
+            if ok:
+                written += 1
+            else:
+                refused.append((number, validation.shorten(shown), "; ".join(self.warnings) or "refused"))
+        self.warnings.clear()
+        return ImportReport(written=written, refused=refused)

@@ -1,0 +1,61 @@
+"""Plain values the admin operations return."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key: str
+    value_json: str
+    ttl_seconds: float
+
+    @cached_property
+    def value(self) -> Any:
+        return json.loads(self.value_json)
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.value_json.encode("utf-8"))
+
+    @property
+    def json_type(self) -> str:
+        value = self.value
+        return _JSON_TYPES.get(type(value), "number")
+
+
+@dataclass(frozen=True)
+class KeyPage:
+    items: list[KeyInfo]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class NamespaceNode:
+    prefix: str
+    label: str
+    key_count: int
+    is_leaf: bool
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    written: int
+    refused: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BrandUsage:
+    live_keys: int
+    max_keys: int
+    refused_writes: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.live_keys / self.max_keys if self.max_keys else 0.0
