@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -114,6 +116,10 @@ CACHES = {
             # quickly, not hang a request or a script execution.
             "SOCKET_CONNECT_TIMEOUT": float(os.environ.get("REDIS_CONNECT_TIMEOUT", "1.0")),
             "SOCKET_TIMEOUT": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "2.0")),
+            # redis-py's default is 3 retries with exponential backoff (seconds of waiting per
+            # call when Redis is down). One immediate retry still survives the stale pooled
+            # connection left by a Redis restart.
+            "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 1)},
         },
         # Django's own cache entries (not brand keys) live under their own prefix.
         "KEY_PREFIX": "django",
