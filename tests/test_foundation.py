@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
+from brands.cache import BrandCache
+from brands.management.commands.seed_demo import SAMPLE_KEYS
 from brands.models import Brand, Membership, QuotaSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,6 +158,13 @@ def test_seed_demo_is_idempotent(db, capsys, monkeypatch):
     user = get_user_model().objects.get(username="demo")
     assert user.check_password("demo-pass-123")
     assert Membership.objects.get(user=user).role == "admin"
+    cache = BrandCache.for_slug("demo")
+    assert cache.live_count() == len(SAMPLE_KEYS)
+    assert cache.get("page:home:views") == 42
+    cache.set("page:home:views", 43)
+    call_command("seed_demo")  # a rerun changes nothing already there
+    assert cache.get("page:home:views") == 43 and cache.live_count() == len(SAMPLE_KEYS)
+    assert "0 written" in capsys.readouterr().out
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -10,10 +10,28 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from brands.cache import BrandCache, CacheUnavailable
 from brands.models import Brand, Membership
 
 DEMO_SLUG = "demo"
 DEMO_USERNAME = "demo"
+
+# Keys in the shapes the product documentation uses. Written with setIfAbsent semantics: a rerun
+# restores keys that have expired (every key has a TTL of at most an hour) and changes none that
+# are still there.
+SAMPLE_KEYS = {
+    "page:home:views": 42,
+    "page:pricing:views": 7,
+    "page:docs:views": 19,
+    "last_visit": "2026-11-26T09:30:00.000Z",
+    "onboarding_complete": True,
+    "email_sent:alice@example.com": True,
+    "email_sent:bob@example.com": True,
+    "user:1001:profile": {"name": "Alice", "plan": "pro", "tags": ["beta", "newsletter"]},
+    "user:1002:profile": {"name": "Bob", "plan": "free", "tags": []},
+    "feature:flags": {"new_checkout": True, "dark_mode": False},
+    "rate:api:203.0.113.7": 3,
+}
 
 
 class Command(BaseCommand):
@@ -40,3 +58,13 @@ class Command(BaseCommand):
             user=user, brand=brand, defaults={"role": Membership.Role.ADMIN}
         )
         self.stdout.write(f"Demo brand '{DEMO_SLUG}' {'created' if brand_created else 'ready'}.")
+        self._seed_keys(brand)
+
+    def _seed_keys(self, brand: Brand) -> None:
+        cache = BrandCache(brand, raise_unavailable=True)
+        try:
+            written = sum(cache.set_if_absent(key, value) for key, value in SAMPLE_KEYS.items())
+        except CacheUnavailable:
+            self.stderr.write("Redis is unavailable: sample keys were not written.")
+            return
+        self.stdout.write(f"Sample keys: {written} written, {len(SAMPLE_KEYS) - written} already there.")
