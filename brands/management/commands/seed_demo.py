@@ -25,8 +25,9 @@ SAMPLE_KEYS = {
     "page:docs:views": 19,
     "last_visit": "2026-11-26T09:30:00.000Z",
     "onboarding_complete": True,
-    "email_sent:alice@example.com": True,
-    "email_sent:bob@example.com": True,
+    # "@" is not a key character: the documentation's e-mail dedup example needs the address encoded.
+    "email_sent:alice_at_example.com": True,
+    "email_sent:bob_at_example.com": True,
     "user:1001:profile": {"name": "Alice", "plan": "pro", "tags": ["beta", "newsletter"]},
     "user:1002:profile": {"name": "Bob", "plan": "free", "tags": []},
     "feature:flags": {"new_checkout": True, "dark_mode": False},
