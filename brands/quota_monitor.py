@@ -1,0 +1,145 @@
+"""The staff quota monitor's rows: every brand's usage against its limit.
+
+A constant amount of work whatever the number of brands: one database query (brands, quotas and
+the last snapshot time through a correlated subquery on the (brand, -taken_at) index) and one
+Redis pipeline (``brands_usage``). Sorting by live figures happens here, after both are in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import OuterRef, Q, Subquery
+
+from brands.cache import brands_usage
+from brands.models import Brand, UsageSnapshot
+from brands.usage_report import WARNING_PERCENT, usage_level
+
+SORT_FIELDS = ("slug", "name", "live_keys", "max_keys", "percent", "refused_writes", "last_snapshot")
+DEFAULT_SORT = "percent"
+DEFAULT_DIRECTION = "desc"
+
+
+@dataclass(frozen=True)
+class QuotaRow:
+    brand: Brand
+    live_keys: int
+    max_keys: int
+    percent: float
+    refused_writes: int
+    last_snapshot: datetime | None
+
+    @property
+    def slug(self) -> str:
+        return self.brand.slug
+
+    @property
+    def name(self) -> str:
+        return self.brand.name
+
+    @property
+    def level(self) -> str:
+        return usage_level(self.percent)
+
+    @property
+    def bar_percent(self) -> float:
+        return min(self.percent, 100.0)
+
+
+@dataclass(frozen=True)
+class MonitorQuery:
+    """The monitor's query string, parsed and made safe (unknown values fall back to defaults)."""
+
+    q: str = ""
+    near_limit: bool = False
+    sort: str = DEFAULT_SORT
+    direction: str = DEFAULT_DIRECTION
+
+    @classmethod
+    def from_params(cls, params) -> MonitorQuery:
+        sort = params.get("sort", DEFAULT_SORT)
+        direction = params.get("dir", DEFAULT_DIRECTION)
+        return cls(
+            q=params.get("q", "").strip()[:100],
+            near_limit=params.get("near") in {"1", "on", "true"},
+            sort=sort if sort in SORT_FIELDS else DEFAULT_SORT,
+            direction=direction if direction in {"asc", "desc"} else DEFAULT_DIRECTION,
+        )
+
+    def params(self, **changes) -> dict[str, str]:
+        """Query parameters for a link to this view of the monitor with ``changes`` applied."""
+        values = {"q": self.q, "near": "1" if self.near_limit else "", "sort": self.sort,
+                  "dir": self.direction}
+        values.update(changes)
+        return {key: value for key, value in values.items() if value}
+
+
+def _brands(query: MonitorQuery) -> list[Brand]:
+    last_taken = (
+        UsageSnapshot.objects.filter(brand=OuterRef("pk")).order_by("-taken_at").values("taken_at")[:1]
+    )
+    brands = Brand.objects.select_related("quota").annotate(last_snapshot=Subquery(last_taken))
+    if query.q:
+        brands = brands.filter(Q(slug__icontains=query.q) | Q(name__icontains=query.q))
+    return list(brands.order_by("slug"))
+
+
+def _sorted(rows: list[QuotaRow], sort: str, direction: str) -> list[QuotaRow]:
+    # Rows without a value (a brand never snapshotted) go last in either direction; ties keep
+    # slug order, so the table does not reshuffle between refreshes.
+    present = [row for row in rows if getattr(row, sort) is not None]
+    missing = [row for row in rows if getattr(row, sort) is None]
+
+    def key(row: QuotaRow):
+        value = getattr(row, sort)
+        return value.lower() if isinstance(value, str) else value
+
+    present.sort(key=key, reverse=direction == "desc")
+    return present + missing
+
+
+def quota_rows(query: MonitorQuery | None = None) -> list[QuotaRow]:
+    """Rows for the monitor; raises CacheUnavailable when Redis is down."""
+    query = query or MonitorQuery()
+    brands = _brands(query)
+    usage = brands_usage(brands)
+    rows = [
+        QuotaRow(
+            brand=brand,
+            live_keys=usage[brand.pk].live_keys,
+            max_keys=usage[brand.pk].max_keys,
+            percent=usage[brand.pk].percent,
+            refused_writes=usage[brand.pk].refused_writes,
+            last_snapshot=brand.last_snapshot,
+        )
+        for brand in brands
+    ]
+    if query.near_limit:
+        rows = [row for row in rows if row.percent >= WARNING_PERCENT]
+    return _sorted(rows, query.sort, query.direction)
+
+
+def _cell(value: object) -> object:
+    # A spreadsheet runs a cell starting with one of these as a formula; brand names are
+    # free text, so neutralise them (OWASP "CSV injection").
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def quota_csv(rows: Iterable[QuotaRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["slug", "name", "active", "live_keys", "max_keys", "percent", "refused_writes",
+                     "last_snapshot"])
+    for row in rows:
+        writer.writerow([
+            _cell(row.slug), _cell(row.name), "yes" if row.brand.is_active else "no", row.live_keys,
+            row.max_keys, f"{row.percent:.2f}", row.refused_writes,
+            row.last_snapshot.isoformat() if row.last_snapshot else "",
+        ])
+    return out.getvalue()

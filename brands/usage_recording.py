@@ -1,0 +1,58 @@
+"""Recording usage snapshots (``manage.py record_usage``, from cron) and pruning old ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from brands.cache import BrandCache, brands_usage
+from brands.models import Brand, UsageSnapshot
+
+
+@dataclass(frozen=True)
+class RecordedUsage:
+    brands: int
+    live_keys: int
+    stored_bytes: int
+    refused_writes: int
+    taken_at: datetime
+
+
+def usage_snapshots_record(*, now: datetime | None = None) -> RecordedUsage:
+    """One UsageSnapshot per active brand, all stamped with the same time.
+
+    Live keys and refused writes for every brand come from one Redis pipeline; stored bytes need
+    a walk over each brand's values, so they are read brand by brand (this runs from cron, not
+    in a request). Raises CacheUnavailable when Redis is down; nothing is recorded then.
+    """
+    taken_at = now or timezone.now()
+    brands = list(Brand.objects.filter(is_active=True).select_related("quota"))
+    usage = brands_usage(brands)
+    snapshots = [
+        UsageSnapshot(
+            brand=brand,
+            taken_at=taken_at,
+            live_keys=usage[brand.pk].live_keys,
+            max_keys=usage[brand.pk].max_keys,
+            refused_writes=usage[brand.pk].refused_writes,
+            stored_bytes=BrandCache(brand, raise_unavailable=True).stored_bytes(),
+        )
+        for brand in brands
+    ]
+    UsageSnapshot.objects.bulk_create(snapshots, batch_size=500)
+    return RecordedUsage(
+        brands=len(snapshots),
+        live_keys=sum(s.live_keys for s in snapshots),
+        stored_bytes=sum(s.stored_bytes for s in snapshots),
+        refused_writes=sum(s.refused_writes for s in snapshots),
+        taken_at=taken_at,
+    )
+
+
+def usage_snapshots_prune(*, older_than_days: int, now: datetime | None = None) -> int:
+    """Delete snapshots taken more than ``older_than_days`` days ago; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=older_than_days)
+    deleted, _ = UsageSnapshot.objects.filter(taken_at__lt=cutoff).delete()
+    return deleted

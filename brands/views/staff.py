@@ -1,0 +1,125 @@
+"""Staff pages: the quota monitor over every brand and the quota editor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import trigger_client_event
+
+from brands.cache import CacheUnavailable
+from brands.cache.server import server_info
+from brands.models import Brand
+from brands.quota_monitor import MonitorQuery, quota_csv, quota_rows
+from brands.quota_settings import QuotaSettingsForm, quota_settings_update
+
+# (field, heading, numeric): numeric columns sort descending first, text ones ascending.
+COLUMNS = (
+    ("slug", "Brand", False),
+    ("live_keys", "Live keys", True),
+    ("max_keys", "Limit", True),
+    ("percent", "Used", True),
+    ("refused_writes", "Refused writes", True),
+    ("last_snapshot", "Last snapshot", True),
+)
+
+
+def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anonymous users go to the log-in page; signed-in non-staff get 403 (the page's existence
+    is no secret, unlike a brand's)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_staff:
+            raise PermissionDenied("Staff only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _columns(query: MonitorQuery) -> list[dict]:
+    base = reverse("staff-quotas")
+    columns = []
+    for field, heading, numeric in COLUMNS:
+        active = query.sort == field
+        if active:
+            next_dir = "asc" if query.direction == "desc" else "desc"
+        else:
+            next_dir = "desc" if numeric else "asc"
+        columns.append({
+            "field": field,
+            "heading": heading,
+            "numeric": numeric,
+            "href": f"{base}?{urlencode(query.params(sort=field, dir=next_dir))}",
+            "aria_sort": ("descending" if query.direction == "desc" else "ascending") if active else "",
+        })
+    return columns
+
+
+def _uptime(seconds: int) -> str:
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {rest // 60} min"
+    return f"{rest // 60} min {rest % 60} s"
+
+
+@staff_required
+@require_GET
+def quotas(request: HttpRequest) -> HttpResponse:
+    query = MonitorQuery.from_params(request.GET)
+    rows = quota_rows(query)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(quota_csv(rows), content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="quotas-{stamp}.csv"'
+        return response
+    context = {
+        "rows": rows,
+        "query": query,
+        "columns": _columns(query),
+        "csv_href": f"{reverse('staff-quotas')}?{urlencode({**query.params(), 'format': 'csv'})}",
+    }
+    if request.htmx:
+        return render(request, "staff/quotas.html#quota-table", context)
+    try:
+        context["server"] = server_info()
+        context["server_uptime"] = _uptime(context["server"].uptime_seconds)
+    except CacheUnavailable:
+        context["server"] = None
+    return render(request, "staff/quotas.html", context)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def quota_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    brand = get_object_or_404(Brand.objects.select_related("quota"), slug=slug)
+    form = QuotaSettingsForm(request.POST or None, instance=brand.quota)
+    if request.method == "POST" and form.is_valid():
+        changed = quota_settings_update(form=form, user=request.user)
+        text = (f"Quota of {brand.slug} saved ({', '.join(changed)})." if changed
+                else f"Quota of {brand.slug} unchanged.")
+        if request.htmx:
+            # The editor closes (empty swap) and the monitor's table reloads itself on
+            # "quotas-changed", keeping the current sort and filters.
+            response = HttpResponse("")
+            trigger_client_event(response, "toast", {"message": text, "level": "success"})
+            return trigger_client_event(response, "quotas-changed", {"slug": brand.slug})
+        messages.success(request, text)
+        return redirect("staff-quotas")
+    context = {"brand": brand, "form": form}
+    if request.htmx:
+        return render(request, "staff/quota_edit.html#quota-form", context)
+    return render(request, "staff/quota_edit.html", context)

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from prometheus_client.parser import text_string_to_metric_families
+
+from brands.cache import BrandCache
+from brands.models import Membership, ScriptRun
+
+URL = "/metrics"
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+@pytest.fixture
+def two_brands(brand_factory):
+    alpha = brand_factory("alpha", max_keys=5)
+    beta = brand_factory("beta")
+    cache = BrandCache(alpha)
+    for i in range(5):
+        cache.set(f"k{i}", i)
+    cache.set("over", 1)  # refused by the key limit
+    cache.set("big", "x" * 600)  # refused by the value size
+    BrandCache(beta).set("only", 1)
+    for ok in (True, True, False):
+        ScriptRun.objects.create(brand=alpha, code="1", ok=ok)
+    return alpha, beta
+
+
+def test_url_name():
+    assert reverse("metrics") == URL
+
+
+def test_staff_session_gets_prometheus_text_with_the_right_values(client, staff_user, two_brands):
+    client.force_login(staff_user)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=")
+    found = samples(response.content.decode())
+    assert found[("cacheadmin_brand_live_keys", (("brand", "alpha"),))] == 5
+    assert found[("cacheadmin_brand_live_keys", (("brand", "beta"),))] == 1
+    assert found[("cacheadmin_brand_max_keys", (("brand", "alpha"),))] == 5
+    assert found[("cacheadmin_brand_max_keys", (("brand", "beta"),))] == 50_000
+    assert found[("cacheadmin_brand_refused_writes_total", (("brand", "alpha"),))] == 2
+    assert found[("cacheadmin_brand_refused_writes_total", (("brand", "beta"),))] == 0
+    assert found[("cacheadmin_script_executions_total", (("brand", "alpha"), ("outcome", "ok")))] == 2
+    assert found[("cacheadmin_script_executions_total", (("brand", "alpha"), ("outcome", "error")))] == 1
+    assert found[("cacheadmin_script_executions_total", (("brand", "beta"), ("outcome", "ok")))] == 0
+    assert found[("cacheadmin_script_errors_total", (("brand", "alpha"),))] == 1
+    assert found[("cacheadmin_redis_up", ())] == 1
+
+
+def test_metric_types(client, staff_user, two_brands):
+    client.force_login(staff_user)
+    families = {f.name: f.type for f in text_string_to_metric_families(client.get(URL).content.decode())}
+    assert families["cacheadmin_brand_live_keys"] == "gauge"
+    assert families["cacheadmin_brand_max_keys"] == "gauge"
+    assert families["cacheadmin_brand_refused_writes"] == "counter"
+    assert families["cacheadmin_script_executions"] == "counter"
+
+
+def test_queries_and_pipelines_do_not_grow_with_brands(client, staff_user, brand_factory,
+                                                        django_assert_max_num_queries):
+    client.force_login(staff_user)
+    for _ in range(20):
+        brand_factory()
+    # session, user, brands, script-run aggregate
+    with django_assert_max_num_queries(4):
+        assert client.get(URL).status_code == 200
+
+
+@pytest.mark.parametrize("who", ["anonymous", "viewer", "admin", "non-member"])
+def test_non_staff_without_token_refused(client, brand, member_factory, user_factory, who, settings):
+    settings.METRICS_TOKEN = ""
+    if who in {"viewer", "admin"}:
+        client.force_login(member_factory(brand, role=who))
+    elif who == "non-member":
+        client.force_login(user_factory())
+    response = client.get(URL)
+    assert response.status_code == 403
+    assert b"cacheadmin_" not in response.content
+
+
+def test_post_not_allowed(client, staff_user):
+    client.force_login(staff_user)
+    assert client.post(URL).status_code == 405
+
+
+def test_bearer_token(settings, two_brands):
+    settings.METRICS_TOKEN = "s3cret-token"
+    client = Client()
+    ok = client.get(URL, HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert ok.status_code == 200
+    assert samples(ok.content.decode())[("cacheadmin_brand_live_keys", (("brand", "alpha"),))] == 5
+
+    for header in ["Bearer wrong", "Bearer s3cret-toke", "Basic s3cret-token", "s3cret-token", ""]:
+        response = client.get(URL, HTTP_AUTHORIZATION=header)
+        assert response.status_code == 401, header
+        assert response["WWW-Authenticate"].startswith("Bearer")
+        assert b"cacheadmin_" not in response.content
+    assert client.get(URL).status_code == 401
+
+
+def test_empty_token_setting_accepts_no_bearer(settings, db):
+    settings.METRICS_TOKEN = ""
+    assert Client().get(URL, HTTP_AUTHORIZATION="Bearer ").status_code == 403
+
+
+def test_token_does_not_need_a_session_and_member_with_token_works(settings, client, brand, member_factory):
+    settings.METRICS_TOKEN = "tok"
+    client.force_login(member_factory(brand, role=Membership.Role.VIEWER))
+    assert client.get(URL).status_code == 401
+    assert client.get(URL, HTTP_AUTHORIZATION="Bearer tok").status_code == 200
