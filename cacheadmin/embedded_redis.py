@@ -21,8 +21,10 @@ import atexit
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -119,9 +121,21 @@ def ensure_started(var_dir: Path) -> str:
             _users_lock_fd = os.open(directory / "users.lock", os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(_users_lock_fd, fcntl.LOCK_SH)
             atexit.register(_leave, var_dir, os.getpid())
+            _exit_cleanly_on_sigterm()
         if not _answers_ping(sock):
             _start_server(directory, sock)
     return url_for(var_dir)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Python's default SIGTERM ends the process without running atexit, which would leave the
+    server running after its last user is gone. Where nothing else has claimed SIGTERM, turn it
+    into a normal exit (servers like gunicorn install their own handlers later, which win)."""
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    except ValueError:
+        pass  # not the main thread: leave signal handling alone
 
 
 def _leave(var_dir: Path, joined_pid: int) -> None:

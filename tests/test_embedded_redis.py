@@ -73,3 +73,15 @@ def test_killed_user_does_not_keep_server_alive_forever(tmp_path):
     while embedded_redis._answers_ping(sock) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not embedded_redis._answers_ping(sock)
+
+
+def test_sigterm_still_stops_the_server(tmp_path):
+    """Process managers stop apps with SIGTERM; the last user must still shut Redis down."""
+    sock = embedded_redis.socket_path(tmp_path)
+    user = _join(tmp_path)
+    user.terminate()
+    assert user.wait(timeout=30) == 128 + 15
+    deadline = time.monotonic() + 10
+    while embedded_redis._answers_ping(sock) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not embedded_redis._answers_ping(sock)
