@@ -1,0 +1,64 @@
+"""Backend scripts: JavaScript (QuickJS) against the brand's cache, in a pool of worker processes.
+
+    from brands.scripting import run_script
+    result = run_script(brand, "cache.increment('page:home:views')")
+
+``result`` is the execution result of CONTRACT.md. Imports go one way: views -> scripting -> cache.
+"""
+
+from __future__ import annotations
+
+from brands.scripting import limits
+from brands.scripting.outcome import RESULT_FIELDS, Outcome, error_info
+from brands.scripting.pool import PoolUnavailable, ScriptPool, get_pool, shutdown_pool
+
+__all__ = [
+    "RESULT_FIELDS",
+    "PoolUnavailable",
+    "ScriptPool",
+    "build_job",
+    "execute_job",
+    "get_pool",
+    "run_script",
+    "shutdown_pool",
+]
+
+
+def build_job(*, brand_id: int, quota, code: str) -> dict:
+    """Everything a worker needs for one execution; it never reads the database."""
+    return {
+        "brand_id": int(brand_id),
+        "code": code,
+        "limits": {
+            "max_keys": quota.max_keys,
+            "max_value_bytes": quota.max_value_bytes,
+            "default_ttl": quota.default_ttl,
+            "max_ttl": quota.max_ttl,
+        },
+        "ops_limit": quota.max_ops_per_execution,
+        "memory_mb": quota.script_memory_mb,
+        "timeout_ms": quota.script_timeout_ms,
+    }
+
+
+def execute_job(job: dict, *, pool: ScriptPool | None = None) -> dict:
+    code = job["code"]
+    if not isinstance(code, str) or len(code) > limits.MAX_CODE_CHARS:
+        return Outcome(int(job["ops_limit"])).to_result(
+            ok=False,
+            error=error_info(
+                "RangeError", f"The script is too long: at most {limits.MAX_CODE_CHARS} characters"
+            ),
+        )
+    pool = pool or get_pool()
+    try:
+        return pool.execute(job, timeout_ms=int(job["timeout_ms"]))
+    except PoolUnavailable as exc:
+        return Outcome(int(job["ops_limit"])).to_result(
+            ok=False, error=error_info("InternalError", f"Scripts are unavailable: {exc}")
+        )
+
+
+def run_script(brand, code: str, *, pool: ScriptPool | None = None) -> dict:
+    """Run ``code`` for ``brand`` (its quota row gives every limit) and return the result."""
+    return execute_job(build_job(brand_id=brand.pk, quota=brand.quota, code=code), pool=pool)

@@ -1,0 +1,176 @@
+"""What one execution produced, and its JSON form (CONTRACT.md "Execution result").
+
+The worker records everything here as the script runs and streams each accepted change to the
+parent as an event. If the worker has to be killed (time limit), the parent rebuilds the same
+record from the events it received, so a timed-out result still reports what happened before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from brands.scripting import limits
+
+RESULT_FIELDS = (
+    "ok", "result", "variables", "redirect", "logs", "ops", "ops_limit", "duration_ms", "error", "warnings",
+)
+
+# A timed-out script may have changed a variable millions of times; only this many variable and
+# redirect updates are streamed to the parent (the worker's own final result has them all).
+STREAMED_UPDATES = 1000
+
+Emit = Callable[[dict], None]
+
+
+def error_info(name: str, message: str, line: int | None = None) -> dict:
+    return {
+        "name": str(name)[:100],
+        "message": str(message)[: limits.MAX_ERROR_MESSAGE_CHARS],
+        "line": line,
+    }
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "replace"))
+
+
+class Outcome:
+    """The record of one execution. ``apply`` replays a streamed event (parent side)."""
+
+    def __init__(self, ops_limit: int) -> None:
+        self.ops_limit = ops_limit
+        self.ops = 0
+        self.refused_ops = 0
+        self.logs: list[dict] = []
+        self.variables: dict[str, Any] = {}
+        self.redirect: str | None = None
+        self.warnings: list[str] = []
+        self.truncated = False
+        self.updates_streamed_fully = True
+
+    def add_warning(self, text: str) -> bool:
+        if text in self.warnings:
+            return False
+        self.warnings.append(text)
+        return True
+
+    def apply(self, event: dict) -> None:
+        kind = event.get("ev")
+        if kind == "op":
+            self.ops = int(event["ops"])
+        elif kind == "log":
+            self.logs.append({"level": event["level"], "message": event["message"]})
+        elif kind == "var":
+            self.variables[event["name"]] = event["value"]
+        elif kind == "redirect":
+            self.redirect = event["url"]
+        elif kind == "warning":
+            self.add_warning(event["text"])
+        elif kind == "truncated":
+            self.truncated = True
+        elif kind == "stream-stopped":
+            self.updates_streamed_fully = False
+
+    def final_warnings(self) -> list[str]:
+        warnings = list(self.warnings)
+        if self.refused_ops:
+            warnings.append(
+                f"{self.refused_ops} cache call(s) refused: the limit of {self.ops_limit} cache "
+                "operations per execution was reached"
+            )
+        if self.truncated:
+            warnings.append(
+                f"Output truncated: at most {limits.MAX_LOG_ENTRIES} log entries and "
+                f"{limits.MAX_OUTPUT_BYTES // 1024} KiB of logs and variables are kept per execution; "
+                "the rest was dropped"
+            )
+        if not self.updates_streamed_fully:
+            warnings.append(
+                f"Only the first {STREAMED_UPDATES} variable and redirect updates of a stopped script "
+                "are reported"
+            )
+        return warnings
+
+    def to_result(self, *, ok: bool, result: Any = None, error: dict | None = None,
+                  duration_ms: float = 0.0) -> dict:
+        return {
+            "ok": ok,
+            "result": result if ok else None,
+            "variables": dict(self.variables),
+            "redirect": self.redirect,
+            "logs": list(self.logs),
+            "ops": self.ops,
+            "ops_limit": self.ops_limit,
+            "duration_ms": round(duration_ms, 3),
+            "error": error,
+            "warnings": self.final_warnings(),
+        }
+
+
+class Capture(Outcome):
+    """The worker's side: applies the output bounds and streams accepted changes."""
+
+    def __init__(self, ops_limit: int, emit: Emit) -> None:
+        super().__init__(ops_limit)
+        self._emit = emit
+        self._output_bytes = 0
+        self._variable_sizes: dict[str, int] = {}
+        self._updates_streamed = 0
+
+    def warn(self, text: str) -> None:
+        if self.add_warning(text):
+            self._emit({"ev": "warning", "text": text})
+
+    def take_op(self) -> bool:
+        """Count one cache call against the budget; False when the budget is spent."""
+        if self.ops >= self.ops_limit:
+            self.refused_ops += 1
+            return False
+        self.ops += 1
+        self._emit({"ev": "op", "ops": self.ops})
+        return True
+
+    def _drop(self) -> None:
+        if not self.truncated:
+            self.truncated = True
+            self._emit({"ev": "truncated"})
+
+    def log(self, level: str, message: str) -> None:
+        size = utf8_len(message)
+        if len(self.logs) >= limits.MAX_LOG_ENTRIES or self._output_bytes + size > limits.MAX_OUTPUT_BYTES:
+            self._drop()
+            return
+        self._output_bytes += size
+        self.logs.append({"level": level, "message": message})
+        self._emit({"ev": "log", "level": level, "message": message})
+
+    def set_variable(self, name: str, text: str) -> None:
+        size = utf8_len(name) + utf8_len(text)
+        previous = self._variable_sizes.get(name, 0)
+        if self._output_bytes - previous + size > limits.MAX_OUTPUT_BYTES:
+            self._drop()
+            return
+        self._output_bytes += size - previous
+        self._variable_sizes[name] = size
+        value = json.loads(text)
+        self.variables[name] = value
+        self._stream_update({"ev": "var", "name": name, "value": value})
+
+    def set_redirect(self, url: str) -> None:
+        self.redirect = url
+        self._stream_update({"ev": "redirect", "url": url})
+
+    def _stream_update(self, event: dict) -> None:
+        if self._updates_streamed < STREAMED_UPDATES:
+            self._updates_streamed += 1
+            self._emit(event)
+        elif self.updates_streamed_fully:
+            self.updates_streamed_fully = False
+            self._emit({"ev": "stream-stopped"})
+
+    def to_result(self, **kwargs) -> dict:
+        # The worker's record is complete, so the "only the first N updates" caveat does not apply.
+        self.updates_streamed_fully = True
+        return super().to_result(**kwargs)

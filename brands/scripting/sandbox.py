@@ -1,0 +1,324 @@
+"""One script execution inside a worker process: a fresh QuickJS context, the prelude, and the
+host functions that enforce every limit in Python.
+
+This module runs only in the worker (brands.scripting.worker); the wall-clock limit is enforced by
+the parent (brands.scripting.pool), which kills a worker that overruns. Everything here must keep
+going after any script: host functions never raise into QuickJS (the quickjs package turns a
+Python exception into a SystemError), and each execution gets its own context and runtime, so
+nothing a script does survives it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import quickjs
+
+from brands.cache import (
+    BrandCache,
+    CacheKeyError,
+    CacheLimits,
+    CacheTTLError,
+    CacheValueError,
+    NotANumberError,
+)
+from brands.cache.validation import KEY_RULE, validate_key
+from brands.scripting import limits
+from brands.scripting.outcome import Capture, Emit, error_info
+
+logger = logging.getLogger(__name__)
+
+LOG_LEVELS = frozenset({"log", "info", "warn", "error"})
+CACHE_OPS = frozenset({"get", "set", "del", "has", "setIfAbsent", "increment"})
+_SERVICE_ERRORS = (CacheKeyError, CacheTTLError, CacheValueError, NotANumberError)
+
+# Stack frames as QuickJS prints them: "    at f (<input>:5)", "    at f (<input>)" (no line:
+# QuickJS leaves it out when it is the function's first line), "    at <input>:4" (syntax errors).
+_FRAME = re.compile(r"^\s*at (?:(?P<fn>.*?) \()?<input>(?::(?P<line>\d+))?\)?\s*$")
+
+
+@cache
+def prelude_source() -> str:
+    return (Path(__file__).with_name("prelude.js")).read_text(encoding="utf-8")
+
+
+def _reply(value_json: str) -> str:
+    return "[0," + value_json + "]"
+
+
+_TRUE, _FALSE, _NULL = _reply("true"), _reply("false"), _reply("null")
+
+
+def _type_error(message: str) -> str:
+    return json.dumps([1, message])
+
+
+def _error(message: str) -> str:
+    return json.dumps([2, message])
+
+
+def _bool(value: bool) -> str:
+    return _TRUE if value else _FALSE
+
+
+def error_line(stack: str) -> int | None:
+    """The line of the script where an error happened: the first frame of the script's own code
+    that has a line (frames of the prelude, named $ca$..., are left out)."""
+    lines = stack.splitlines()[:10_000]
+    for index, raw in enumerate(lines):
+        match = _FRAME.match(raw)
+        if match is None:
+            continue
+        function = match.group("fn") or ""
+        if function.startswith("$ca$"):
+            continue
+        if match.group("line"):
+            return int(match.group("line"))
+        # The script's top level (called by the runner's eval) without a line: its first line.
+        following = lines[index + 1].strip() if index + 1 < len(lines) else ""
+        if function == "<eval>" and following == "at eval (native)":
+            return 1
+    return None
+
+
+class CacheHost:
+    """``cache.*`` as seen from Python: the operation budget, argument checks, the service call.
+
+    The prelude sends already-classified arguments (typeof kinds, JSON text made by the real
+    JSON.stringify), but nothing is taken on trust: the budget is counted here before anything
+    else, and the service validates the key, TTL, JSON text and size again.
+    """
+
+    def __init__(self, cache: BrandCache, capture: Capture) -> None:
+        self.cache = cache
+        self.capture = capture
+
+    def __call__(self, op=None, key=None, key_desc=None, value_text=None, value_error=None,
+                 a=None, a_kind="undefined", b=None, b_kind="undefined") -> str:
+        try:
+            return self._call(op, key, key_desc, value_text, value_error, a, a_kind, b, b_kind)
+        except Exception:  # never let Python raise into QuickJS
+            logger.exception("cache host function failed")
+            return _error(f"cache.{op}: internal error")
+        finally:
+            self._collect_warnings()
+
+    def _collect_warnings(self) -> None:
+        for text in self.cache.warnings:
+            self.capture.warn(text)
+        self.cache.warnings.clear()
+
+    def _call(self, op, key, key_desc, value_text, value_error, a, a_kind, b, b_kind) -> str:
+        if op not in CACHE_OPS:
+            return _error("unknown cache operation")
+        # The budget first: a call after it is spent performs nothing, not even validation.
+        if not self.capture.take_op():
+            return _error(
+                f"cache.{op}: the limit of {self.capture.ops_limit} cache operations per execution "
+                "was reached"
+            )
+        try:
+            return self._operate(op, key, key_desc, value_text, value_error, a, a_kind, b, b_kind)
+        except _SERVICE_ERRORS as exc:
+            return _type_error(str(exc))
+
+    @staticmethod
+    def _key(key: Any, key_desc: Any) -> str:
+        if not isinstance(key, str):
+            raise CacheKeyError(f"Invalid cache key ({str(key_desc)[:60]}): {KEY_RULE}")
+        return validate_key(key)
+
+    @staticmethod
+    def _ttl(value: Any, kind: Any) -> Any:
+        if kind in ("undefined", "null"):
+            return None
+        if kind != "number":
+            raise CacheTTLError(
+                f"Invalid TTL ({str(kind)[:20]}): "
+                "ttlSeconds must be a finite number of seconds greater than 0"
+            )
+        return value
+
+    def _operate(self, op, key, key_desc, value_text, value_error, a, a_kind, b, b_kind) -> str:
+        key = self._key(key, key_desc)
+        cache = self.cache
+        if op == "get":
+            text = cache.get_json(key)
+            return _NULL if text is None else _reply(text)
+        if op == "has":
+            return _bool(cache.has(key))
+        if op == "del":
+            return _bool(cache.delete(key))
+        if op == "increment":
+            if a_kind == "undefined":
+                amount: Any = 1
+            elif a_kind == "number":
+                amount = a
+            else:
+                raise CacheValueError(
+                    f"Invalid increment amount ({str(a_kind)[:20]}): must be a finite number"
+                )
+            text = cache.increment_json(key, amount, self._ttl(b, b_kind))
+            return _NULL if text is None else _reply(text)
+        # set / setIfAbsent
+        if value_error is not None or not isinstance(value_text, str):
+            raise CacheValueError(
+                f"Cannot store the value for key {key!r}: it is not JSON-serialisable "
+                f"({str(value_error)[:200]})"
+            )
+        ttl = self._ttl(a, a_kind)
+        if op == "set":
+            return _bool(cache.set_json(key, value_text, ttl))
+        return _bool(cache.set_if_absent_json(key, value_text, ttl))
+
+
+class OutputHost:
+    """``setVariable``, ``redirect`` and ``console.*``: checked and bounded in Python."""
+
+    def __init__(self, capture: Capture) -> None:
+        self.capture = capture
+
+    def __call__(self, kind=None, a=None, a_kind=None, text=None, text_error=None) -> str:
+        try:
+            return self._call(kind, a, a_kind, text, text_error)
+        except Exception:  # never let Python raise into QuickJS
+            logger.exception("output host function failed")
+            return _error("internal error")
+
+    def _call(self, kind, a, a_kind, text, text_error) -> str:
+        capture = self.capture
+        if kind == "log":
+            if a not in LOG_LEVELS or not isinstance(text, str):
+                return _type_error("console: bad log call")
+            capture.log(a, text)
+            return _NULL
+        if kind == "var":
+            if not isinstance(a, str) or not a or len(a) > limits.MAX_VARIABLE_NAME_CHARS:
+                return _type_error(
+                    f"setVariable(name, value): name must be a non-empty string of at most "
+                    f"{limits.MAX_VARIABLE_NAME_CHARS} characters, got {str(a_kind)[:20]}"
+                )
+            if text_error is not None or not isinstance(text, str):
+                return _type_error(
+                    f"setVariable({a[:40]!r}, value): the value is not JSON-serialisable "
+                    f"({str(text_error)[:200]})"
+                )
+            try:
+                json.loads(text)
+            except ValueError:
+                return _type_error(f"setVariable({a[:40]!r}, value): the value is not valid JSON")
+            capture.set_variable(a, text)
+            return _NULL
+        if kind == "redirect":
+            if not isinstance(a, str) or len(a) > limits.MAX_REDIRECT_CHARS:
+                return _type_error(
+                    f"redirect(url): url must be a string of at most {limits.MAX_REDIRECT_CHARS} "
+                    f"characters, got {str(a_kind)[:20]}"
+                )
+            capture.set_redirect(a)
+            return _NULL
+        return _error("unknown output call")
+
+
+class _Report:
+    """Where the runner leaves its outcome (the completion value's JSON text, or the error)."""
+
+    def __init__(self) -> None:
+        self.kind: str | None = None
+        self.args: tuple = ()
+
+    def __call__(self, kind=None, a=None, b=None, c=None, d=None) -> None:
+        if self.kind is None:
+            self.kind, self.args = kind, (a, b, c, d)
+
+
+def _out_of_memory(memory_mb: int) -> dict:
+    return error_info(
+        "InternalError", f"out of memory: the script exceeded the memory limit of {memory_mb} MiB"
+    )
+
+
+def execute(job: dict, emit: Emit) -> dict:
+    """Run ``job`` (see brands.scripting.build_job) and return the execution result."""
+    started = time.perf_counter()
+    memory_mb = int(job["memory_mb"])
+    capture = Capture(int(job["ops_limit"]), emit)
+    cache = BrandCache.for_brand_id(int(job["brand_id"]), CacheLimits(**job["limits"]))
+    report = _Report()
+
+    context = quickjs.Context()
+    context.set_memory_limit(memory_mb * 1024 * 1024)
+    # Host functions enter QuickJS as globals; the prelude receives them as arguments and the
+    # globals are deleted again before user code runs, so only the prelude's closures hold them.
+    context.add_callable("__ca_cache", CacheHost(cache, capture))
+    context.add_callable("__ca_output", OutputHost(capture))
+    context.add_callable("__ca_report", report)
+    install = context.eval(prelude_source())
+    runner = install(context.get("__ca_cache"), context.get("__ca_output"), context.get("__ca_report"))
+    context.eval("delete globalThis.__ca_cache; delete globalThis.__ca_output; "
+                 "delete globalThis.__ca_report;")
+
+    error: dict | None = None
+    result: Any = None
+    try:
+        runner(job["code"])
+        # Promise jobs (async functions) run to completion inside the same execution.
+        while context.execute_pending_job():
+            pass
+    except quickjs.JSException as exc:
+        # Only the engine itself gets here (the runner catches what scripts throw): in practice
+        # the memory limit, hit again while the error was being reported.
+        text = str(exc)
+        if "out of memory" in text or text.startswith("null"):
+            error = _out_of_memory(memory_mb)
+        else:
+            first = text.splitlines()[0] if text else "error"
+            name, _, message = first.partition(": ")
+            error = error_info(name if message else "InternalError", message or first)
+
+    if error is None:
+        if report.kind == "error":
+            name, message, stack, threw_null = report.args
+            name, message, stack = str(name), str(message), str(stack or "")
+            if (name == "InternalError" and message == "out of memory") or (
+                threw_null and _null_was_out_of_memory(context, memory_mb, job["code"])
+            ):
+                error = _out_of_memory(memory_mb)
+            else:
+                error = error_info(name, message, error_line(stack))
+        elif report.kind == "result":
+            result = _completion_value(report.args[0], capture)
+
+    duration_ms = (time.perf_counter() - started) * 1000
+    return capture.to_result(ok=error is None, result=result, error=error, duration_ms=duration_ms)
+
+
+def _null_was_out_of_memory(context: quickjs.Context, memory_mb: int, code: str) -> bool:
+    """QuickJS throws ``null`` when it cannot even allocate the out-of-memory error. A script may
+    also ``throw null`` itself; that needs the word "throw" in its code, and with the memory still
+    mostly free that is what happened."""
+    if "throw" not in code:
+        return True
+    try:
+        used = context.memory()["malloc_size"]
+    except Exception:
+        return True
+    return used > memory_mb * 1024 * 1024 // 2
+
+
+def _completion_value(text: Any, capture: Capture) -> Any:
+    if not isinstance(text, str):
+        return None
+    if len(text) > limits.MAX_RESULT_BYTES:
+        capture.warn(
+            f"The script's result is larger than {limits.MAX_RESULT_BYTES // 1024} KiB of JSON; "
+            "it is reported as null"
+        )
+        return None
+    return json.loads(text)
