@@ -126,6 +126,25 @@ CACHES = {
     }
 }
 
+
+def sentinel_options(sentinels: str) -> dict:
+    """Redis Sentinel is configuration only: REDIS_SENTINELS="host:port,host:port" and a
+    REDIS_URL naming the master service (redis://mymaster/0)."""
+    addresses = []
+    for item in sentinels.split(","):
+        host, _, port = item.strip().rpartition(":")
+        addresses.append((host, int(port)))
+    return {
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": addresses,
+    }
+
+
+REDIS_SENTINELS = os.environ.get("REDIS_SENTINELS", "").strip()
+if REDIS_SENTINELS and not EMBEDDED_REDIS:
+    CACHES["default"]["OPTIONS"].update(sentinel_options(REDIS_SENTINELS))
+
 # Brand keys are stored as "<CACHEADMIN_KEY_PREFIX>:{<brand id>}:...". Tests set a random prefix
 # so that they can share a Redis server with anything else without touching its data.
 CACHEADMIN_KEY_PREFIX = os.environ.get("CACHEADMIN_KEY_PREFIX", "ca")
