@@ -1,0 +1,103 @@
+"""``manage.py cache_bench`` at a tiny size: the JSON report's shape, one round trip per call,
+both sides of each comparison agree, other engineers' benchmark hooks, and that every key the
+bench wrote is gone afterwards (also when it is interrupted). Times are never asserted."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from brands import bench
+from brands.cache import BrandCache
+from brands.cache.connection import redis_client
+
+TINY = ["--foreign-keys", "2000", "--brand-keys", "500", "--rounds", "2", "--calls", "50"]
+CONTRACT_OPS = ["get", "set", "has", "delete", "set_if_absent", "increment"]
+
+
+def bench_keys(prefix: str) -> list[bytes]:
+    return list(redis_client().scan_iter(match=f"{prefix}:*", count=1000))
+
+
+@pytest.fixture
+def hook_module(tmp_path, monkeypatch):
+    (tmp_path / "bench_hook_ok.py").write_text(textwrap.dedent("""
+        def run(quick):
+            return {"quick_was": quick, "runs_per_s": 1234}
+    """))
+    (tmp_path / "bench_hook_broken.py").write_text("def run(quick):\n    raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_quick_json_report(brand_factory, hook_module, monkeypatch):
+    # A real brand's key must come through the bench untouched.
+    brand = brand_factory()
+    assert BrandCache(brand).set("mine", {"keep": True})
+    monkeypatch.setattr(bench, "OTHER_BENCHMARKS", [
+        ("scripting", "bench_hook_ok", "run"),
+        ("pages", "brands.no_such_bench_module", "page_benchmarks"),
+    ])
+    out = StringIO()
+    call_command("cache_bench", "--quick", "--json", *TINY, verbosity=0, stdout=out)
+    report = json.loads(out.getvalue())
+
+    assert set(report["environment"]) >= {"date", "python", "redis", "platform", "cpu_count"}
+    assert report["sizes"]["foreign_keys"] == 2000 and report["sizes"]["brand_keys"] == 500
+    for op in ["get", "set", "has", "increment", "set_if_absent"]:
+        figures = report["per_call"][op]
+        assert figures["raw_us"] > 0 and figures["service_us"] > 0 and figures["ratio"] > 0
+        assert len(figures["rounds_ratio"]) == 2
+    for op in [*CONTRACT_OPS, "live_count", "list_keys", "raw GET (calibration)"]:
+        assert report["round_trips"][op]["round_trips"] == 1, (op, report["round_trips"][op])
+    # A write is one EVALSHA; the commands inside the script are not round trips.
+    assert report["round_trips"]["set"]["commands_per_call"]["evalsha"] == 1
+    assert report["round_trips"]["get"]["commands_per_call"] == {"get": 1}
+    for name in ("live_count", "first_page"):
+        assert report["browse"][name]["agrees"] is True
+        assert report["browse"][name]["service_ms"] > 0 and report["browse"][name]["scan_ms"] > 0
+    assert len(report["targets"]) == 12
+    assert all(isinstance(t["pass"], bool) for t in report["targets"])
+    assert report["other"]["scripting"] == {"quick_was": True, "runs_per_s": 1234}
+    assert "does not exist yet" in report["other"]["pages"]["skipped"]
+
+    assert report["cleanup"]["remaining"] == 0
+    assert report["cleanup"]["deleted_keys"] >= 2000 + 500
+    assert bench_keys(report["bench_prefix"]) == []
+    assert BrandCache(brand).get("mine") == {"keep": True}
+
+
+def test_table_output_mentions_targets(db):
+    out = StringIO()
+    call_command("cache_bench", *TINY, "--skip-other-benchmarks", verbosity=0, stdout=out)
+    text = out.getvalue()
+    assert "Targets (issue 3)" in text
+    assert "service get vs raw GET" in text and ("PASS" in text or "MISS" in text)
+    assert "CPUs" in text and "Python" in text and "Redis" in text
+
+
+def test_interrupted_run_cleans_up_what_it_wrote(db):
+    seen: list[str] = []
+
+    def progress(message: str) -> None:
+        seen.append(message)
+        if message.startswith("Browsing"):  # after every key has been written
+            raise KeyboardInterrupt
+
+    config = bench.BenchConfig.make(quick=True, foreign_keys=2000, brand_keys=500, rounds=1, calls=10,
+                                    other_benchmarks=False)
+    with pytest.raises(KeyboardInterrupt):
+        bench.run(config, progress)
+    prefix = seen[0].split(" under ")[1].rstrip(":")
+    assert "Cleaning up" in seen
+    assert bench_keys(prefix) == []
+
+
+def test_other_benchmark_hooks(hook_module):
+    assert bench.other_benchmark("bench_hook_ok", "run", False) == {"quick_was": False, "runs_per_s": 1234}
+    assert "no missing()" in bench.other_benchmark("bench_hook_ok", "missing", False)["skipped"]
+    assert bench.other_benchmark("bench_hook_broken", "run", True) == {"error": "RuntimeError: boom"}
+    assert "does not exist yet" in bench.other_benchmark("brands.nope_bench", "run", True)["skipped"]
