@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, register_converter
 
+from brands.converters import CacheKeyConverter
+from brands.views import audit as audit_views
 from brands.views import health, home
+from brands.views import keys as keys_views
 from brands.views import metrics as metrics_views
 from brands.views import staff as staff_views
 from brands.views import usage as usage_views
+
+register_converter(CacheKeyConverter, "cachekey")
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -19,4 +24,17 @@ urlpatterns = [
     path("staff/quotas/", staff_views.quotas, name="staff-quotas"),
     path("staff/quotas/<slug:slug>/edit/", staff_views.quota_edit, name="staff-quota-edit"),
     path("metrics", metrics_views.metrics, name="metrics"),
+    # Key pages. "new/" and "bulk/..." come before the key routes; a key named "new" or "bulk"
+    # gets a "~" in its URL (brands.converters).
+    path("b/<slug:slug>/keys/", keys_views.key_browser, name="keys"),
+    path("b/<slug:slug>/keys/new/", keys_views.key_create, name="key-create"),
+    path("b/<slug:slug>/keys/bulk/", keys_views.keys_bulk, name="keys-bulk"),
+    path("b/<slug:slug>/keys/bulk/delete/", keys_views.bulk_delete, name="bulk-delete"),
+    path("b/<slug:slug>/keys/bulk/export/", keys_views.keys_export, name="keys-export"),
+    path("b/<slug:slug>/keys/bulk/import/", keys_views.keys_import, name="keys-import"),
+    path("b/<slug:slug>/keys/<cachekey:key>/", keys_views.key_detail, name="key-detail"),
+    path("b/<slug:slug>/keys/<cachekey:key>/delete/", keys_views.key_delete, name="key-delete"),
+    path("b/<slug:slug>/keys/<cachekey:key>/increment/", keys_views.key_increment, name="key-increment"),
+    path("b/<slug:slug>/usage-bar/", keys_views.usage_bar, name="brand-usage-bar"),
+    path("b/<slug:slug>/audit/", audit_views.audit_log, name="audit"),
 ]

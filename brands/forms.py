@@ -1,0 +1,163 @@
+"""Forms for the key pages. They check every rule the cache service would (key syntax, JSON,
+size, TTL range) so that the page can say why before anything is sent; the service checks again
+and its refusals (key limit, a race on the size) come back as form errors too."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from brands.cache import CacheLimits, validation
+
+# A pasted value far above any brand's limit is refused before it is parsed (json.loads of a
+# deeply nested megabyte could hit the recursion limit).
+_MAX_RAW_VALUE_CHARS = 1_000_000
+
+
+def _refuse_constant(name: str) -> Any:
+    # json.loads accepts NaN and Infinity, which are not JSON and which JSON.stringify would
+    # have turned into null: refuse them rather than guess.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json_value(text: str) -> Any:
+    """The value a JSON text stands for, or ValidationError saying where it is broken."""
+    if len(text) > _MAX_RAW_VALUE_CHARS:
+        raise ValidationError("The value is far too large.", code="too_large")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            "Invalid JSON: %(msg)s (line %(line)s, column %(col)s).",
+            code="invalid_json",
+            params={"msg": exc.msg, "line": exc.lineno, "col": exc.colno},
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError("Invalid JSON: %(msg)s.", code="invalid_json", params={"msg": exc}) from None
+
+
+def _ttl_field(limits: CacheLimits, *, required: bool) -> forms.IntegerField:
+    return forms.IntegerField(
+        label="TTL (seconds)",
+        min_value=1,
+        max_value=limits.max_ttl,
+        required=required,
+        initial=limits.default_ttl if required else None,
+        help_text=f"1 to {limits.max_ttl} seconds.",
+    )
+
+
+class KeyValueForm(forms.Form):
+    """A value (JSON text) and a TTL for an existing key."""
+
+    value = forms.CharField(
+        label="Value (JSON)",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, limits: CacheLimits, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = limits
+        self.fields["ttl"] = _ttl_field(limits, required=True)
+        self.fields["value"].help_text = (
+            f"Stored as compact JSON, at most {limits.max_value_bytes} bytes (UTF-8)."
+        )
+        self.fields["value"].widget.attrs.update(
+            {"data-json-editor": "", "data-max-bytes": str(limits.max_value_bytes)}
+        )
+        self.value_json = ""
+
+    def clean_value(self) -> Any:
+        value = parse_json_value(self.cleaned_data["value"])
+        # The size limit applies to what is stored: the compact form the service writes.
+        self.value_json = validation.to_json(value)
+        size = validation.utf8_size(self.value_json)
+        if size > self.limits.max_value_bytes:
+            raise ValidationError(
+                "The value is %(size)s bytes as compact JSON, above this brand's limit of "
+                "%(limit)s bytes.",
+                code="too_large",
+                params={"size": size, "limit": self.limits.max_value_bytes},
+            )
+        return value
+
+
+class KeyCreateForm(KeyValueForm):
+    key = forms.CharField(
+        label="Key",
+        max_length=validation.KEY_MAX_LENGTH,
+        strip=False,
+        help_text="Letters, digits, '_', '.', ':' and '-'; up to 200 characters. "
+        "Use ':' to build namespaces, e.g. user:42:profile.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "pattern": r"[A-Za-z0-9_.:\-]{1,200}"}
+        ),
+    )
+    field_order = ["key", "value", "ttl"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.order_fields(self.field_order)
+
+    def clean_key(self) -> str:
+        key = self.cleaned_data["key"]
+        if not validation.is_valid_key(key):
+            raise ValidationError(
+                "Invalid key %(key)s: %(rule)s.",
+                code="invalid_key",
+                params={"key": validation.describe(key), "rule": validation.KEY_RULE},
+            )
+        return key
+
+
+class IncrementForm(forms.Form):
+    amount = forms.FloatField(label="Amount", initial=1, help_text="May be negative or fractional.")
+
+    def __init__(self, *args, limits: CacheLimits, **kwargs) -> None:
+        # Shown on the same page as the edit form, which has its own "ttl" field.
+        kwargs.setdefault("auto_id", "inc_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["ttl"] = _ttl_field(limits, required=False)
+        self.fields["ttl"].help_text = "Optional; empty keeps the remaining TTL."
+
+
+class PrefixForm(forms.Form):
+    prefix = forms.CharField(
+        label="Key prefix",
+        required=False,
+        strip=False,
+        max_length=validation.KEY_MAX_LENGTH,
+        help_text="Every key starting with this text. Empty means every key of the brand.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def clean_prefix(self) -> str:
+        prefix = self.cleaned_data["prefix"]
+        if prefix and not validation.is_valid_key(prefix):
+            raise ValidationError(
+                "No key can start with %(prefix)s: %(rule)s.",
+                code="invalid_prefix",
+                params={"prefix": validation.describe(prefix), "rule": validation.KEY_RULE},
+            )
+        return prefix
+
+
+class ImportForm(forms.Form):
+    MAX_BYTES = 32 * 1024 * 1024
+
+    file = forms.FileField(
+        label="JSON-lines file",
+        help_text='One JSON object per line: {"key": ..., "value": ..., "ttl": seconds}. '
+        "Existing keys are overwritten.",
+        widget=forms.FileInput(attrs={"accept": ".jsonl,.ndjson,.json,.txt"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.MAX_BYTES:
+            raise ValidationError("The file is larger than 32 MiB.", code="too_large")
+        return upload
