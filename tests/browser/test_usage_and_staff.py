@@ -1,0 +1,77 @@
+"""Usage page (bar and chart) and the staff quota monitor (sorting by percent used)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from brands.cache import BrandCache
+from brands.models import UsageSnapshot
+
+pytestmark = pytest.mark.browser
+
+
+def fill(brand, count: int) -> None:
+    cache = BrandCache(brand)
+    for i in range(count):
+        assert cache.set(f"item:{i}", i, 600)
+
+
+def test_usage_page_shows_the_bar_and_the_chart(login_page, brand_factory, member_factory):
+    brand = brand_factory("acme", name="Acme Shop", max_keys=20)
+    fill(brand, 17)  # 85 %: the bar is in its warning colour
+    now = timezone.now()
+    UsageSnapshot.objects.bulk_create(
+        UsageSnapshot(brand=brand, taken_at=now - timedelta(hours=6 * i), live_keys=17 - i, max_keys=20)
+        for i in range(10)
+    )
+    page = login_page(member_factory(brand, role="viewer"))
+
+    page.goto("/b/acme/usage/")
+    meter = page.get_by_role("meter", name="Live keys against the key limit")
+    expect(meter).to_have_attribute("aria-valuenow", "17")
+    expect(meter).to_have_class(re.compile(r"\bwarning\b"))
+    assert meter.locator("span").evaluate("e => e.getBoundingClientRect().width") > 0
+    expect(page.locator(".usage-percent")).to_have_text("85.0 %")
+
+    chart = page.get_by_role("img", name=re.compile(r"Live keys of Acme Shop over the last 7 days"))
+    expect(chart).to_be_visible()
+    assert len(chart.locator("polyline.series").get_attribute("points").split()) == 10
+
+    # Switching the period redraws only the chart (htmx) and keeps it in the address bar.
+    page.get_by_role("navigation", name="Chart period").get_by_role("link", name="24 hours").click()
+    expect(page.get_by_role("img", name=re.compile(r"over the last 24 hours"))).to_be_visible()
+    expect(page).to_have_url(re.compile(r"\?period=24h$"))
+    assert len(page.locator("polyline.series").get_attribute("points").split()) == 4
+
+
+def test_staff_monitor_sorts_by_percent_used(login_page, brand_factory, staff_user):
+    for slug, limit, used in [("alpha", 100, 10), ("bravo", 10, 9), ("charlie", 20, 10)]:
+        fill(brand_factory(slug, max_keys=limit), used)
+    page = login_page(staff_user)
+
+    page.goto("/staff/quotas/")
+    expect(page.get_by_role("heading", name="Quota monitor")).to_be_visible()
+    slugs = page.locator(".quota-table tbody tr td:first-child code")
+
+    used = page.get_by_role("columnheader", name=re.compile(r"^Used"))
+    # The monitor opens sorted by percent used, fullest first: brands near their limit on top.
+    expect(used).to_have_attribute("aria-sort", "descending")
+    expect(slugs).to_have_text(["bravo", "charlie", "alpha"])  # 90 %, 50 %, 10 %
+
+    page.get_by_role("link", name="Brand").click()
+    expect(slugs).to_have_text(["alpha", "bravo", "charlie"])
+    expect(used).not_to_have_attribute("aria-sort", re.compile("."))
+
+    used.get_by_role("link").click()
+    expect(used).to_have_attribute("aria-sort", "descending")
+    expect(slugs).to_have_text(["bravo", "charlie", "alpha"])
+    expect(page).to_have_url(re.compile(r"sort=percent&dir=desc"))
+
+    used.get_by_role("link").click()
+    expect(used).to_have_attribute("aria-sort", "ascending")
+    expect(slugs).to_have_text(["alpha", "charlie", "bravo"])
