@@ -40,13 +40,20 @@ class QuotaSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.widget.attrs.update({"min": 1, "inputmode": "numeric"})
+            # Callable model defaults make Django compare against a hidden "initial-" input;
+            # the saved row is the reference here (for changed_data and the audit detail).
+            field.show_hidden_initial = False
 
     def full_clean(self) -> None:
         super().full_clean()
-        # Screen readers announce the invalid fields; the CSS outlines them.
+        # Screen readers announce the invalid fields and read their errors; the CSS outlines them.
         for name in self.errors:
             if name in self.fields:
-                self.fields[name].widget.attrs["aria-invalid"] = "true"
+                field, bound_id = self.fields[name], self[name].auto_id
+                described = [f"{bound_id}-errors"]
+                if field.help_text:
+                    described.insert(0, f"{bound_id}_helptext")  # Django's own id for help text
+                field.widget.attrs.update({"aria-invalid": "true", "aria-describedby": " ".join(described)})
 
 
 def quota_settings_update(*, form: QuotaSettingsForm, user) -> list[str]:

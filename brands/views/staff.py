@@ -115,11 +115,15 @@ def quota_edit(request: HttpRequest, slug: str) -> HttpResponse:
             # The editor closes (empty swap) and the monitor's table reloads itself on
             # "quotas-changed", keeping the current sort and filters.
             response = HttpResponse("")
-            trigger_client_event(response, "toast", {"message": text, "level": "success"})
+            trigger_client_event(response, "toast", {"message": text, "level": "ok"})
             return trigger_client_event(response, "quotas-changed", {"slug": brand.slug})
         messages.success(request, text)
         return redirect("staff-quotas")
     context = {"brand": brand, "form": form}
     if request.htmx:
+        if request.method == "GET":
+            # The editor opens above the table, perhaps far from the row clicked: move focus
+            # into it (htmx focuses an [autofocus] element after the swap).
+            form.fields["max_keys"].widget.attrs["autofocus"] = True
         return render(request, "staff/quota_edit.html#quota-form", context)
     return render(request, "staff/quota_edit.html", context)
