@@ -19,7 +19,7 @@ from django_htmx.http import trigger_client_event
 from brands.cache import CacheUnavailable
 from brands.cache.server import server_info
 from brands.models import Brand
-from brands.quota_monitor import MonitorQuery, quota_csv, quota_rows
+from brands.quota_monitor import MonitorQuery, QuotaRow, quota_csv, quota_rows
 from brands.quota_settings import QuotaSettingsForm, quota_settings_update
 
 # (field, heading, numeric): numeric columns sort descending first, text ones ascending.
@@ -76,6 +76,34 @@ def _uptime(seconds: int) -> str:
     return f"{rest // 60} min {rest % 60} s"
 
 
+def _table_rows(rows: list[QuotaRow]) -> list[dict]:
+    """Rows as ready-to-print strings. With a thousand brands the template engine's per-variable
+    cost dominates the request (reverse(), intcomma and date for each cell were two thirds of
+    it), so the formatting happens here once, in plain Python; the template still escapes."""
+    usage_url = reverse("usage", args=["__slug__"])
+    edit_url = reverse("staff-quota-edit", args=["__slug__"])
+    table = []
+    for row in rows:
+        taken = timezone.localtime(row.last_snapshot) if row.last_snapshot else None
+        table.append({
+            "slug": row.slug,
+            "name": row.name,
+            "active": row.brand.is_active,
+            "level": row.level,
+            "live": f"{row.live_keys:,}",
+            "limit": f"{row.max_keys:,}",
+            "percent": f"{row.percent:.1f}",
+            "bar": f"{row.bar_percent:.1f}",
+            "refused": f"{row.refused_writes:,}",
+            "taken_iso": taken.isoformat() if taken else "",
+            "taken": taken.strftime("%Y-%m-%d %H:%M") if taken else "",
+            # Slugs are [-a-zA-Z0-9_], safe in a path as they are.
+            "usage_url": usage_url.replace("__slug__", row.slug),
+            "edit_url": edit_url.replace("__slug__", row.slug),
+        })
+    return table
+
+
 @staff_required
 @require_GET
 def quotas(request: HttpRequest) -> HttpResponse:
@@ -87,7 +115,7 @@ def quotas(request: HttpRequest) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="quotas-{stamp}.csv"'
         return response
     context = {
-        "rows": rows,
+        "rows": _table_rows(rows),
         "query": query,
         "columns": _columns(query),
         "csv_href": f"{reverse('staff-quotas')}?{urlencode({**query.params(), 'format': 'csv'})}",
