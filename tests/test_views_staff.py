@@ -335,3 +335,12 @@ def test_errors_are_tied_to_their_fields_for_screen_readers(client, staff_user, 
     assert 'aria-invalid="true"' in field
     assert 'aria-describedby="id_default_ttl_helptext id_default_ttl-errors"' in field
     assert 'id="id_default_ttl_helptext"' in html and 'id="id_default_ttl-errors"' in html
+
+
+def test_staff_nav_links_to_the_monitor_only_for_staff(client, staff_user, brand, member_factory):
+    link = 'href="/staff/quotas/"'
+    client.force_login(member_factory(brand))
+    assert link not in client.get(reverse("usage", args=[brand.slug])).content.decode()
+    client.force_login(staff_user)
+    assert link in client.get(reverse("usage", args=[brand.slug])).content.decode()
+    assert f'{link} aria-current="page">Quotas</a>' in client.get(MONITOR).content.decode()
