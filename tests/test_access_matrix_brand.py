@@ -1,0 +1,149 @@
+"""Every brand URL of the key and audit pages × every kind of user × GET and POST.
+
+anonymous -> 302 to the login page; non-member -> 404 (the brand's existence is not revealed);
+viewer -> reads 200 without edit controls, writes 403; admin and staff -> writes work. No response,
+whoever asks, contains a key name of another brand.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from brands.audit import audit_record
+from brands.cache import BrandCache
+from brands.models import Membership
+
+OTHER_BRAND_KEY = "zz-leak-other-brand-key-7f3a"
+_unique = itertools.count()
+
+# (url under /b/<slug>/, GET status for readers, POST status for writers, POST data factory)
+# A GET-only URL answers a writer's POST with 405; a POST-only URL answers any GET with 405.
+URLS = [
+    ("keys/", 200, 405, dict),
+    ("keys/?prefix=my&part=rows", 200, 405, dict),
+    ("keys/?part=tree&ns=ns:", 200, 405, dict),
+    ("keys/mykey/", 200, 302, lambda: {"value": '{"v": 2}', "ttl": "60"}),
+    ("keys/count/increment/", 405, 302, lambda: {"amount": "1"}),
+    ("keys/mykey/delete/", 405, 302, dict),
+    ("keys/new/", 200, 302, lambda: {"key": f"created-{next(_unique)}", "value": "1", "ttl": "60"}),
+    ("keys/bulk/", 200, 405, dict),
+    ("keys/bulk/delete/?prefix=ns:", 200, 302, lambda: {"prefix": "nothing-here:"}),
+    ("keys/bulk/export/", 200, 405, dict),
+    ("keys/bulk/import/", 405, 200,
+     lambda: {"file": SimpleUploadedFile("in.jsonl", b'{"key": "imported", "value": 1}\n')}),
+    ("usage-bar/", 200, 405, dict),
+    ("audit/", 200, 405, dict),
+]
+
+ROLES = ["anonymous", "non-member", "viewer", "admin", "staff"]
+
+
+@pytest.fixture
+def world(brand_factory, member_factory, user_factory):
+    brand = brand_factory("matrix")
+    other = brand_factory("other-brand")
+    BrandCache(other).set(OTHER_BRAND_KEY, "secret")
+    BrandCache(other).set("ns:" + OTHER_BRAND_KEY, "secret")
+    audit_record(brand=other, user=None, action="key.update", target=OTHER_BRAND_KEY)
+    users = {
+        "anonymous": None,
+        "non-member": member_factory(other, Membership.Role.ADMIN),
+        "viewer": member_factory(brand, Membership.Role.VIEWER),
+        "admin": member_factory(brand, Membership.Role.ADMIN),
+        "staff": user_factory("staffer", staff=True),
+    }
+    return brand, users
+
+
+def _reset(brand) -> None:
+    cache = BrandCache(brand)
+    cache.set("mykey", {"v": 1})
+    cache.set("count", 1)
+    cache.set("ns:inner", True)
+
+
+def _body(response) -> str:
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix(client, world, role):
+    brand, users = world
+    if users[role] is not None:
+        client.force_login(users[role])
+    failures = []
+    for url, read_status, write_status, data in URLS:
+        full = f"/b/{brand.slug}/{url}"
+        for method in ("GET", "POST"):
+            _reset(brand)
+            response = client.get(full) if method == "GET" else client.post(full, data())
+            expected = {
+                "anonymous": 302,
+                "non-member": 404,
+                "viewer": read_status if method == "GET" else 403,
+                "admin": read_status if method == "GET" else write_status,
+                "staff": read_status if method == "GET" else write_status,
+            }[role]
+            body = _body(response)
+            if response.status_code != expected:
+                failures.append(f"{method} {url}: {response.status_code}, expected {expected}")
+            if role == "anonymous" and response.status_code == 302 and not response["Location"].startswith(
+                "/login/?next="
+            ):
+                failures.append(f"{method} {url}: redirected to {response['Location']}")
+            if OTHER_BRAND_KEY in body:
+                failures.append(f"{method} {url}: leaks another brand's key name")
+            if role == "viewer" and method == "GET" and response.status_code == 200:
+                for marker in ("data-write", "hx-post", 'name="value"', "Delete"):
+                    if marker in body:
+                        failures.append(f"GET {url}: viewer sees edit control {marker!r}")
+    assert not failures, "\n".join(failures)
+
+
+def test_viewer_posts_change_nothing(client, world):
+    brand, users = world
+    client.force_login(users["viewer"])
+    _reset(brand)
+    cache = BrandCache(brand)
+    before = [(item.key, item.value_json) for item in cache.list_keys().items]
+    for url, _read, _write, data in URLS:
+        client.post(f"/b/{brand.slug}/{url}", data())
+    assert [(item.key, item.value_json) for item in cache.list_keys().items] == before
+
+
+@pytest.mark.parametrize("role", ["admin", "staff"])
+def test_writers_see_edit_controls(client, world, role):
+    brand, users = world
+    client.force_login(users[role])
+    _reset(brand)
+    for url in ("keys/", "keys/mykey/", "keys/new/", "keys/bulk/"):
+        body = client.get(f"/b/{brand.slug}/{url}").content.decode()
+        assert "data-write" in body, url
+
+
+@pytest.mark.parametrize("role", ["admin", "staff"])
+def test_writers_writes_take_effect(client, world, role):
+    brand, users = world
+    client.force_login(users[role])
+    _reset(brand)
+    cache = BrandCache(brand)
+    client.post(f"/b/{brand.slug}/keys/mykey/", {"value": '"changed"', "ttl": "60"})
+    client.post(f"/b/{brand.slug}/keys/count/increment/", {"amount": "4"})
+    client.post(f"/b/{brand.slug}/keys/ns:inner/delete/")
+    assert cache.get("mykey") == "changed" and cache.get("count") == 5 and not cache.has("ns:inner")
+
+
+def test_a_key_of_another_brand_is_not_found_by_name(client, world):
+    brand, users = world
+    client.force_login(users["staff"])
+    response = client.get(f"/b/{brand.slug}/keys/{OTHER_BRAND_KEY}/")
+    assert response.status_code == 404
+    # The other brand's key is untouched by a delete aimed at it through this brand.
+    client.post(f"/b/{brand.slug}/keys/{OTHER_BRAND_KEY}/delete/")
+    other = world[0].__class__.objects.get(slug="other-brand")
+    assert BrandCache(other).get(OTHER_BRAND_KEY) == "secret"

@@ -1,0 +1,102 @@
+"""The audit log: what the key pages record, and the page that lists it."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from brands.audit import audit_record
+from brands.cache import BrandCache
+from brands.models import AuditEntry, Membership
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_every_change_from_the_pages_is_recorded(client, brand, member_factory):
+    user = member_factory(brand, username="alice")
+    client.force_login(user)
+    cache = BrandCache(brand)
+    base = f"/b/{brand.slug}/keys/"
+    client.post(base + "new/", {"key": "n", "value": "1", "ttl": "60"})
+    client.post(base + "new/", {"key": "bad key", "value": "1", "ttl": "60"})
+    client.post(base + "n/", {"value": "5", "ttl": "60"})
+    client.post(base + "n/increment/", {"amount": "2"})
+    client.post(base + "n/delete/")
+    cache.set("tmp:1", 1)
+    client.post(base + "bulk/delete/", {"prefix": "tmp:"})
+    upload = SimpleUploadedFile("in.jsonl", b'{"key": "i", "value": 1}\n')
+    client.post(base + "bulk/import/", {"file": upload})
+    rows = list(
+        AuditEntry.objects.filter(brand=brand)
+        .order_by("id")
+        .values_list("user__username", "action", "target", "outcome")
+    )
+    assert rows == [
+        ("alice", "key.create", "n", "ok"),
+        ("alice", "key.create", "bad key", "refused"),
+        ("alice", "key.update", "n", "ok"),
+        ("alice", "key.increment", "n", "ok"),
+        ("alice", "key.delete", "n", "ok"),
+        ("alice", "bulk.delete_prefix", "tmp:", "ok"),
+        ("alice", "bulk.import", "in.jsonl", "ok"),
+    ]
+    refused = AuditEntry.objects.get(action="key.create", outcome="refused")
+    assert "Invalid key" in refused.detail
+    assert AuditEntry.objects.get(action="key.increment").detail == "by 2, now 7"
+
+
+def test_reads_are_not_recorded(client, brand, member_factory):
+    client.force_login(member_factory(brand))
+    BrandCache(brand).set("k", 1)
+    for url in ("keys/", "keys/k/", "keys/bulk/", "keys/bulk/export/", "keys/bulk/delete/?prefix=k"):
+        response = client.get(f"/b/{brand.slug}/{url}")
+        assert response.status_code == 200
+        if response.streaming:
+            b"".join(response.streaming_content)
+    assert not AuditEntry.objects.exists()
+
+
+def test_audit_page_newest_first_paged_by_50(client, brand, member_factory, django_assert_max_num_queries):
+    user = member_factory(brand, Membership.Role.VIEWER, username="bob")
+    for i in range(120):
+        audit_record(brand=brand, user=user, action="key.update", target=f"t{i:03d}")
+    client.force_login(user)
+    with django_assert_max_num_queries(8):
+        first = client.get(f"/b/{brand.slug}/audit/")
+    body = first.content.decode()
+    assert first.status_code == 200 and "120 changes, newest first" in body
+    assert body.count("<tr>") == 51  # header + 50 rows
+    assert body.index("t119") < body.index("t118") and "t069" not in body
+    assert "Page 1 of 3" in body and "?page=2" in body and ">bob<" in body
+    last = client.get(f"/b/{brand.slug}/audit/", {"page": 3}, **HX)
+    body = last.content.decode()
+    assert "<html" not in body and body.count("<tr>") == 21
+    assert "t019" in body and "t000" in body and "t020" not in body
+    # A page number out of range shows the last page rather than an error.
+    assert client.get(f"/b/{brand.slug}/audit/", {"page": 99}).status_code == 200
+
+
+def test_audit_page_shows_only_this_brand_escaped(client, brand_factory, member_factory):
+    mine, other = brand_factory("mine"), brand_factory("other")
+    user = member_factory(mine)
+    audit_record(brand=mine, user=user, action="key.update", target="k", outcome="refused",
+                 detail="<script>alert(1)</script>")
+    audit_record(brand=other, user=None, action="key.delete", target="zz-other-brand-secret")
+    client.force_login(user)
+    body = client.get("/b/mine/audit/").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "<script>alert" not in body
+    assert ">refused</span>" in body
+    assert "zz-other-brand-secret" not in body
+
+
+def test_audit_page_empty_state(client, brand, member_factory):
+    client.force_login(member_factory(brand))
+    assert "No changes recorded yet." in client.get(f"/b/{brand.slug}/audit/").content.decode()
+
+
+def test_audit_record_helper(brand):
+    entry = audit_record(brand=brand, user=AnonymousUser(), action="console.run", target="x" * 300,
+                         detail="why")
+    entry.refresh_from_db()
+    assert entry.user is None and len(entry.target) == 255 and entry.outcome == "ok"
+    assert entry.detail == "why"
