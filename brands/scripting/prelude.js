@@ -67,8 +67,10 @@
     return [text, null];
   }
 
+  // [key, its length] for a string (the host compares the length: the quickjs package cuts a
+  // string at a NUL character on its way to Python), else [null, a description].
   function $ca$key(key) {
-    return typeof key === "string" ? [key, null] : [null, $ca$describe(key)];
+    return typeof key === "string" ? [key, key.length] : [null, $ca$describe(key)];
   }
 
   function $ca$simple(op, key) {
@@ -107,7 +109,8 @@
 
   function $ca$setVariable(name, value) {
     const v = $ca$serialise(value);
-    $ca$reply(hostOutput("var", typeof name === "string" ? name : null, $ca$kind(name), v[0], v[1]));
+    const isString = typeof name === "string";
+    $ca$reply(hostOutput("var", isString ? name : null, isString ? name.length : $ca$kind(name), v[0], v[1]));
   }
 
   function $ca$redirect(url) {

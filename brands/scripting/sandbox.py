@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import resource
 import time
 from functools import cache
 from pathlib import Path
@@ -28,7 +29,7 @@ from brands.cache import (
     CacheValueError,
     NotANumberError,
 )
-from brands.cache.validation import KEY_RULE, validate_key
+from brands.cache.validation import KEY_RULE, describe, validate_key
 from brands.scripting import limits
 from brands.scripting.outcome import Capture, Emit, error_info
 
@@ -46,6 +47,18 @@ _FRAME = re.compile(r"^\s*at (?:(?P<fn>.*?) \()?<input>(?::(?P<line>\d+))?\)?\s*
 @cache
 def prelude_source() -> str:
     return (Path(__file__).with_name("prelude.js")).read_text(encoding="utf-8")
+
+
+@cache
+def js_stack_bytes() -> int:
+    """QuickJS's default stack allowance (256 KiB, about 400 nested calls) is too tight for
+    ordinary recursive code. The worker runs scripts on its main thread, so half of that
+    thread's stack, at most 4 MiB, is safe; deeper recursion still ends in a catchable
+    "stack overflow" InternalError, never a crash."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        soft = 8 * 1024 * 1024
+    return max(256 * 1024, min(4 * 1024 * 1024, soft // 2))
 
 
 def _reply(value_json: str) -> str:
@@ -132,6 +145,11 @@ class CacheHost:
     def _key(key: Any, key_desc: Any) -> str:
         if not isinstance(key, str):
             raise CacheKeyError(f"Invalid cache key ({str(key_desc)[:60]}): {KEY_RULE}")
+        if key_desc != len(key):
+            # The quickjs package ends a string at a NUL character; "a\0x" must not become "a".
+            raise CacheKeyError(
+                f"Invalid cache key {describe(key + '…')} (contains a NUL character): {KEY_RULE}"
+            )
         return validate_key(key)
 
     @staticmethod
@@ -199,10 +217,11 @@ class OutputHost:
             capture.log(a, text)
             return _NULL
         if kind == "var":
-            if not isinstance(a, str) or not a or len(a) > limits.MAX_VARIABLE_NAME_CHARS:
+            valid = isinstance(a, str) and 0 < len(a) <= limits.MAX_VARIABLE_NAME_CHARS and a_kind == len(a)
+            if not valid:
                 return _type_error(
                     f"setVariable(name, value): name must be a non-empty string of at most "
-                    f"{limits.MAX_VARIABLE_NAME_CHARS} characters, got {str(a_kind)[:20]}"
+                    f"{limits.MAX_VARIABLE_NAME_CHARS} characters (and no NUL)"
                 )
             if text_error is not None or not isinstance(text, str):
                 return _type_error(
@@ -254,6 +273,7 @@ def execute(job: dict, emit: Emit) -> dict:
 
     context = quickjs.Context()
     context.set_memory_limit(memory_mb * 1024 * 1024)
+    context.set_max_stack_size(js_stack_bytes())
     # Host functions enter QuickJS as globals; the prelude receives them as arguments and the
     # globals are deleted again before user code runs, so only the prelude's closures hold them.
     context.add_callable("__ca_cache", CacheHost(cache, capture))
