@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from brands.cache import BrandCache
 from brands.models import Membership, ScriptRun
+from tests.dead_redis import dead_redis  # noqa: F401 (fixture)
 
 URL = "/metrics"
 
@@ -118,3 +119,15 @@ def test_token_does_not_need_a_session_and_member_with_token_works(settings, cli
     client.force_login(member_factory(brand, role=Membership.Role.VIEWER))
     assert client.get(URL).status_code == 401
     assert client.get(URL, HTTP_AUTHORIZATION="Bearer tok").status_code == 200
+
+
+@pytest.mark.usefixtures("dead_redis")
+def test_redis_down_still_answers_with_redis_up_zero(client, staff_user, brand):
+    ScriptRun.objects.create(brand=brand, code="1", ok=True)
+    client.force_login(staff_user)
+    response = client.get(URL)
+    assert response.status_code == 200
+    found = samples(response.content.decode())
+    assert found[("cacheadmin_redis_up", ())] == 0
+    assert found[("cacheadmin_script_executions_total", (("brand", brand.slug), ("outcome", "ok")))] == 1
+    assert not any(name == "cacheadmin_brand_live_keys" for name, _ in found)

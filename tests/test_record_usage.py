@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from brands.cache import BrandCache
 from brands.models import UsageSnapshot
+from tests.dead_redis import dead_redis  # noqa: F401 (fixture)
 
 
 def snapshot(brand, days_ago: float) -> UsageSnapshot:
@@ -80,3 +81,10 @@ def test_prune_days_zero_keeps_everything(brand):
 def test_negative_prune_days_is_an_error(db):
     with pytest.raises(CommandError):
         run("--prune-days", "-1")
+
+
+@pytest.mark.usefixtures("dead_redis")
+def test_redis_down_records_nothing_and_fails(brand):
+    with pytest.raises(CommandError, match="Nothing recorded"):
+        run()
+    assert not UsageSnapshot.objects.exists()

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from brands.cache import BrandCache
 from brands.models import AuditEntry, Brand, Membership, QuotaSettings, UsageSnapshot
+from tests.dead_redis import dead_redis  # noqa: F401 (fixture)
 from tests.redis_spy import count_redis_calls
 
 MONITOR = "/staff/quotas/"
@@ -344,3 +345,13 @@ def test_staff_nav_links_to_the_monitor_only_for_staff(client, staff_user, brand
     client.force_login(staff_user)
     assert link in client.get(reverse("usage", args=[brand.slug])).content.decode()
     assert f'{link} aria-current="page">Quotas</a>' in client.get(MONITOR).content.decode()
+
+
+@pytest.mark.usefixtures("dead_redis")
+def test_redis_down_gives_the_503_page(client, staff_user, brand):
+    client.force_login(staff_user)
+    assert client.get(MONITOR).status_code == 503
+    # The quota editor needs only the database.
+    response = client.post(edit_url(brand), quota_post(brand, max_keys=5), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert QuotaSettings.objects.get(brand=brand).max_keys == 5

@@ -10,6 +10,7 @@ from django.utils import timezone
 from brands.cache import BrandCache
 from brands.models import Membership, UsageSnapshot
 from brands.usage_report import MAX_CHART_POINTS, usage_chart, usage_level
+from tests.dead_redis import dead_redis  # noqa: F401 (fixture)
 
 
 def url(brand, **params) -> str:
@@ -236,3 +237,11 @@ def test_user_data_is_escaped(client, brand_factory, member_factory):
     html = client.get(url(brand)).content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.usefixtures("dead_redis")
+def test_redis_down_gives_the_503_page(client, brand, member_factory):
+    client.force_login(member_factory(brand))
+    response = client.get(url(brand))
+    assert response.status_code == 503
+    assert "Traceback" not in response.content.decode()
