@@ -245,3 +245,13 @@ def test_redis_down_gives_the_503_page(client, brand, member_factory):
     response = client.get(url(brand))
     assert response.status_code == 503
     assert "Traceback" not in response.content.decode()
+
+
+@pytest.mark.parametrize(("who", "shown"), [("viewer", False), ("admin", False), ("staff", True)])
+def test_only_staff_get_the_edit_quota_link(client, brand, member_factory, user_factory, staff_user, who,
+                                            shown):
+    as_user(client, who, brand, member_factory, user_factory, staff_user)
+    html = client.get(url(brand)).content.decode()
+    assert (f'href="/staff/quotas/{brand.slug}/edit/"' in html) == shown
+    # A read-only page: nothing in it posts anything (the log-out form sits in the header).
+    assert 'method="post"' not in html.split("<main", 1)[1]
