@@ -33,5 +33,9 @@ lint: setup
 bench: setup
 	DEBUG=$${DEBUG:-1} $(PY) manage.py cache_bench $(BENCH_ARGS)
 
+# PNGs of every page (desktop and phone) into docs/screenshots/, from demo data; needs Chromium.
+screenshots: setup
+	BROWSER_TESTS_REQUIRED=1 $(PY) -m pytest tests/browser/screenshots.py -q
+
 clean:
 	rm -rf $(VENV) var .pytest_cache
