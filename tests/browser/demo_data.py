@@ -120,7 +120,7 @@ def build_demo(brand_factory, user_factory) -> Demo:
 
     # The same actions and wording the views record (brands/views/keys.py).
     for action, target, outcome, detail in [
-        ("bulk.import", "northwind-keys.jsonl", "ok", "41 written, 0 refused"),
+        ("bulk.import", "northwind-keys.jsonl", "ok", "38 written, 0 refused"),
         ("key.create", "feature:reviews-v2", "ok", "5 bytes, TTL 3600 s"),
         ("key.update", "config:checkout", "ok", "57 bytes, TTL 3600 s"),
         ("key.increment", "product:SKU-2077:stock", "ok", "by 12, now 64"),
