@@ -158,7 +158,7 @@ class UsageChart:
         return max((p.live_keys for p in self.points), default=0)
 
 
-def _nice_step(span: float, target_ticks: int = 4) -> int:
+def _nice_step(span: float, target_ticks: int = 5) -> int:
     """A 1/2/5 x 10^n step giving about ``target_ticks`` gridlines over ``span``."""
     raw = max(span / target_ticks, 1.0)
     magnitude = 10 ** math.floor(math.log10(raw))
