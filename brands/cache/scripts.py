@@ -14,8 +14,12 @@ Conventions shared by the scripts:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from redis import Redis
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 PRUNE_BATCH = 500
 
@@ -277,6 +281,18 @@ class _Scripts:
         if script is None:
             script = self._scripts[name] = client.register_script(globals()[name])
         return script
+
+    def run(self, name: str, client: Redis, keys: Sequence, args: Sequence) -> Any:
+        """EVALSHA on ``client`` (one round trip); on NOSCRIPT (a restarted or different server)
+        load the script and retry once. This is what redis-py's Script.__call__ does, minus its
+        per-call overhead (an import and a Protocol isinstance check): cache_bench measured
+        ~7 µs per call, a seventh of a whole round trip on a local socket."""
+        script = self._scripts.get(name) or self.get(name, client)
+        try:
+            return client.evalsha(script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            script.sha = client.script_load(script.script)
+            return client.evalsha(script.sha, len(keys), *keys, *args)
 
 
 SCRIPTS = _Scripts()

@@ -88,14 +88,12 @@ class BrandCache:
     # ------------------------------------------------------------------ helpers
 
     def _run(self, name: str, key: str, args: list) -> Any:
-        script = SCRIPTS.get(name, self.client)
-        return script(keys=[self.keys.value(key), *self.keys.index_keys], args=args, client=self.client)
+        return SCRIPTS.run(name, self.client, [self.keys.value(key), *self.keys.index_keys], args)
 
     def _run_admin(self, name: str, args: list) -> Any:
         # Admin scripts touch only the indexes (and values under the brand's own value prefix).
-        script = SCRIPTS.get(name, self.client)
         try:
-            return script(keys=["", *self.keys.index_keys], args=args, client=self.client)
+            return SCRIPTS.run(name, self.client, ["", *self.keys.index_keys], args)
         except UNAVAILABLE_ERRORS as exc:
             raise CacheUnavailable() from exc
 

@@ -64,11 +64,16 @@ def increment_amount(amount: Any) -> float:
     return float(amount)
 
 
+# json.dumps with non-default options builds a new JSONEncoder on every call; one shared (and
+# stateless) encoder gives the same text a few µs faster on every write (cache_bench).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def to_json(value: Any) -> str:
     """Compact JSON text, the stored form of a value. Non-ASCII stays as UTF-8 (as JavaScript's
     JSON.stringify leaves it), so the size limit counts what a script would produce."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:  # unknown type, NaN/Infinity, circular reference
         raise CacheValueError(f"Value is not JSON-serialisable: {exc}") from None
 
