@@ -1,17 +1,18 @@
 """What ``manage.py cache_bench`` measures, against the configured Redis, in one process and run.
 
 1. Per-call cost. Raw redis-py commands and the service's operations on the same client, with
-   same-length keys and the same JSON value, in interleaved rounds (raw then service, service
-   then raw on the next round) so that a noisy shared machine hits both sides alike. Each call is
-   timed on its own; a round's figure is the median call, the reported figure the median round,
-   and the ratio the median of the rounds' service/raw ratios.
-2. Round trips per call, from Redis' own counters: ``total_reads_processed`` (socket reads of
-   client requests) across N calls, minus the INFO call that reads it. ``total_commands_processed``
-   cannot be used: it also counts every command a Lua script runs inside its EVALSHA. The
-   ``INFO commandstats`` deltas are reported too, as commands per call, to show what a script
-   does inside its one round trip. The counters are server-wide, so another client's traffic can
-   only add to them: the minimum over several repetitions is taken, and repetitions go on
-   (up to a limit) until the figure is a whole number.
+   same-length keys and the same JSON value. Calls alternate one by one (raw, service, raw, ...;
+   service first on every other round), each timed on its own, so that a burst of load on a
+   shared machine hits both sides alike. A round's figure is its median call, the reported
+   figure the median round, and the ratio the median of the rounds' service/raw ratios.
+2. Round trips per call, as Redis sees them. Primary: MONITOR, counting the commands that
+   arrive from a client connection (not from ``lua``, i.e. not run inside a script) and name a
+   key under this run's unique prefix, so other clients of a shared server do not count. As a
+   cross-check, Redis' server-wide ``total_reads_processed`` (socket reads of client requests)
+   across N calls minus the INFO that reads it, the minimum over repetitions (other clients can
+   only add). ``total_commands_processed`` and ``INFO commandstats`` cannot answer the question:
+   they also count every command a Lua script runs inside its one EVALSHA. Without MONITOR
+   permission (ACLs, managed Redis) the counter figure is the result.
 3. Browsing at scale. A brand of ``brand_keys`` keys (default 50,000) among ``foreign_keys``
    keys of 100 other brands (1,000,000; 100,000 with --quick), each a real value key with a TTL
    plus the brand's two index sorted sets, exactly as the service lays them out. The service's
@@ -45,15 +46,17 @@ import statistics
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.test.utils import override_settings
+from redis.exceptions import ResponseError
 
 from brands.cache import BrandCache, CacheLimits
-from brands.cache.connection import redis_client
+from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
 from brands.cache.layout import BrandKeys
 from brands.cache.scripts import PRUNE_BATCH, SCRIPTS
 from brands.cache.validation import to_json
@@ -133,14 +136,18 @@ class _Written:
 # ---------------------------------------------------------------------- small measuring tools
 
 
-def _median_call_ns(fn: Callable[[], Any], n: int) -> float:
+def _paired_median_ns(first: Callable[[], Any], second: Callable[[], Any], n: int) -> tuple[float, float]:
+    """Calls alternate one by one (first, second, first, ...), each timed on its own, so that a
+    burst of load on a shared machine lands on both sides alike. Medians of each side."""
     clock = time.perf_counter_ns
-    times = [0] * n
+    a, b = [0] * n, [0] * n
     for i in range(n):
         start = clock()
-        fn()
-        times[i] = clock() - start
-    return statistics.median(times)
+        first()
+        middle = clock()
+        second()
+        a[i], b[i] = middle - start, clock() - middle
+    return statistics.median(a), statistics.median(b)
 
 
 def _median_ms(fn: Callable[[], Any], n: int) -> list[float]:
@@ -168,36 +175,69 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
-RT_CALLS, RT_MIN_REPS, RT_MAX_REPS = 50, 5, 25
-RT_MAX_CALLS = RT_CALLS * RT_MAX_REPS
+RT_CALLS, RT_MIN_REPS, RT_MAX_REPS = 50, 3, 10
+RT_MAX_CALLS = RT_CALLS * (RT_MAX_REPS + 1)
 
 
-def round_trips(client, fn: Callable[[], Any], *, calls: int = RT_CALLS, min_reps: int = RT_MIN_REPS,
-                max_reps: int = RT_MAX_REPS) -> dict:
-    """Round trips per call of ``fn`` and the Redis commands it causes, from Redis' counters."""
+def _monitor_round_trips(client, fn: Callable[[], Any], calls: int, prefix: str) -> dict | None:
+    """Commands this process sent, as Redis itself logs them to MONITOR: lines from a client
+    connection (not ``lua``) that name a key under this run's unique prefix. Other clients'
+    traffic never matches the prefix, so this holds on a busy shared server. None when the
+    server refuses MONITOR (ACLs, managed Redis)."""
+    marker = f"{prefix}:end-of-measure:{secrets.token_hex(4)}"
+    sent: Counter[str] = Counter()
+    inside: Counter[str] = Counter()
+    try:
+        with client.monitor() as monitor:
+            for _ in range(calls):
+                fn()
+            client.echo(marker)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                line = monitor.next_command()
+                command = line["command"]
+                if marker in command:
+                    break
+                if prefix not in command:
+                    continue
+                name = command.split(" ", 1)[0].lower()
+                (inside if line["client_type"] == "lua" else sent)[name] += 1
+            else:
+                return None
+    except (ResponseError, *UNAVAILABLE_ERRORS):
+        return None
+    return {
+        "round_trips": sum(sent.values()) / calls,
+        "commands_per_call": {name: round(n / calls, 2) for name, n in sorted(sent.items())},
+        # Keyless commands (TIME) cannot be attributed to this run, so they are not listed.
+        "script_commands_per_call": {name: round(n / calls, 2) for name, n in sorted(inside.items())},
+    }
+
+
+def _counter_round_trips(client, fn: Callable[[], Any], calls: int) -> float:
+    """Server-wide socket reads per call (total_reads_processed, minus the INFO that reads it),
+    the minimum over repetitions: other clients can only add to it."""
     best: float | None = None
-    best_commands: dict[str, float] = {}
-    for rep in range(max_reps):
-        before = client.info("all")
+    for rep in range(RT_MAX_REPS):
+        before = client.info("stats")["total_reads_processed"]
         for _ in range(calls):
             fn()
-        after = client.info("all")
-        # The second INFO's request is one socket read and one command of its own.
-        reads = (after["total_reads_processed"] - before["total_reads_processed"] - 1) / calls
-        if best is None or reads < best:
-            best = reads
-            commands = {}
-            for name, stats in after.items():
-                if name.startswith("cmdstat_"):
-                    delta = stats["calls"] - before.get(name, {}).get("calls", 0)
-                    if name == "cmdstat_info":
-                        delta -= 1
-                    if delta > 0:
-                        commands[name.removeprefix("cmdstat_")] = round(delta / calls, 2)
-            best_commands = commands
-        if rep + 1 >= min_reps and best == int(best):
+        after = client.info("stats")["total_reads_processed"]
+        reads = (after - before - 1) / calls
+        best = reads if best is None else min(best, reads)
+        if rep + 1 >= RT_MIN_REPS and best == int(best):
             break
-    return {"round_trips": best, "commands_per_call": best_commands}
+    return best
+
+
+def round_trips(client, fn: Callable[[], Any], prefix: str, *, calls: int = RT_CALLS) -> dict:
+    """Round trips per call of ``fn``, measured by Redis: from MONITOR (attributed to this run)
+    when the server allows it, else from the server-wide read counter."""
+    counters = _counter_round_trips(client, fn, calls)
+    monitored = _monitor_round_trips(client, fn, calls, prefix)
+    if monitored is None:
+        return {"round_trips": counters, "method": "server counters", "server_counter_round_trips": counters}
+    return {**monitored, "method": "MONITOR", "server_counter_round_trips": counters}
 
 
 # ---------------------------------------------------------------------- writing the data set
@@ -325,7 +365,8 @@ def _per_call(client, cache: BrandCache, raw: BrandKeys, written: _Written, conf
 
     raw_absent = itertools.count()
     service_absent = itertools.count()
-    max_absent = (config.rounds + 1) * config.calls
+    warm = max(50, config.calls // 10)
+    max_absent = (config.rounds + 1) * config.calls + warm
     # Registered up front: the loops below create these names one by one.
     for keys in (raw, cache.keys):
         written.families.append(
@@ -351,19 +392,15 @@ def _per_call(client, cache: BrandCache, raw: BrandKeys, written: _Written, conf
     per_round: dict[str, dict[str, list[float]]] = {
         op: {"raw": [], "service": [], "ratio": []} for op in pairs
     }
-    warm = max(50, config.calls // 10)
     with _no_gc():
         for raw_fn, service_fn in pairs.values():  # warm-up: connections, script cache, code paths
-            _median_call_ns(raw_fn, warm)
-            _median_call_ns(service_fn, warm)
+            _paired_median_ns(raw_fn, service_fn, warm)
         for round_no in range(config.rounds):
             for op, (raw_fn, service_fn) in pairs.items():
                 if round_no % 2 == 0:
-                    raw_ns = _median_call_ns(raw_fn, config.calls)
-                    service_ns = _median_call_ns(service_fn, config.calls)
+                    raw_ns, service_ns = _paired_median_ns(raw_fn, service_fn, config.calls)
                 else:
-                    service_ns = _median_call_ns(service_fn, config.calls)
-                    raw_ns = _median_call_ns(raw_fn, config.calls)
+                    service_ns, raw_ns = _paired_median_ns(service_fn, raw_fn, config.calls)
                 per_round[op]["raw"].append(raw_ns / 1000)
                 per_round[op]["service"].append(service_ns / 1000)
                 per_round[op]["ratio"].append(service_ns / raw_ns)
@@ -394,7 +431,8 @@ def _round_trips_all(client, cache: BrandCache, raw: BrandKeys, written: _Writte
         "live_count": cache.live_count,
         "list_keys": lambda: cache.list_keys(limit=PAGE_SIZE),
     }
-    return {name: round_trips(client, fn) for name, fn in calls.items()}
+    prefix = cache.keys.value_prefix.split(":", 1)[0]
+    return {name: round_trips(client, fn, prefix) for name, fn in calls.items()}
 
 
 def _browse(client, cache: BrandCache, config: BenchConfig) -> dict:

@@ -68,6 +68,10 @@ def _row(cells: list[str], widths: list[int], *, text_columns: int = 1) -> str:
     ).rstrip()
 
 
+def _commands(counts: dict[str, float]) -> str:
+    return ", ".join(f"{name.upper()} {n:g}" for name, n in counts.items())
+
+
 def _mark(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -94,11 +98,15 @@ def format_report(r: dict) -> str:
     lines.append(f"round trips of delete {trips['delete']['round_trips']:g}, live_count "
                  f"{trips['live_count']['round_trips']:g}, list_keys {trips['list_keys']['round_trips']:g}; "
                  f"method check: raw GET measures {trips['raw GET (calibration)']['round_trips']:g}")
-    lines += ["", "Redis commands per call (INFO commandstats; EVALSHA is the one sent, the rest run "
-                  "inside the script)"]
+    method = trips["get"]["method"]
+    lines += ["", f"Commands per call as Redis received them ({method}; "
+                  "server-wide read counter in brackets)"]
     for op in ("get", "set", "has", "delete", "set_if_absent", "increment"):
-        commands = ", ".join(f"{name} {count:g}" for name, count in trips[op]["commands_per_call"].items())
-        lines.append(f"  {op:<14} {commands}")
+        t = trips[op]
+        sent = _commands(t.get("commands_per_call", {}))
+        inside = _commands(t.get("script_commands_per_call", {}))
+        line = f"  {op:<14} sent: {sent or '?'} [{t['server_counter_round_trips']:g}]"
+        lines.append(line + (f"; run inside the script: {inside}" if inside else ""))
 
     lines += ["", f"Browsing the {sizes['brand_keys']:,}-key brand among "
                   f"{sizes['foreign_keys']:,} other keys (median ms)"]
