@@ -20,11 +20,6 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-# Playwright's sync API runs an asyncio loop in the test thread for as long as it is started
-# (the whole session), and Django then refuses ORM calls from that thread. The tests only use
-# the ORM synchronously, so the check is off for this process.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -60,6 +55,10 @@ def browser_tests_required() -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     browser_items = [item for item in items if item.get_closest_marker("browser")]
+    # Browser tests run last: once Playwright has started, its event loop stays in the main
+    # thread until the session ends (see the browser fixture), and no other test should run
+    # under that.
+    items[:] = [item for item in items if not item.get_closest_marker("browser")] + browser_items
     if not browser_items or find_chromium():
         return
     if browser_tests_required():
@@ -86,10 +85,22 @@ def browser() -> Iterator:
     executable = find_chromium()
     if executable is None:  # only reachable when a test asks for the browser without the marker
         pytest.skip(SKIP_LINE)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    # Playwright's sync API keeps an asyncio loop running in the test thread from here to the
+    # end of the session, and Django then refuses ORM calls from that thread. The tests use the
+    # ORM synchronously only, so the check is switched off, for the browser tests alone (they
+    # run last) and not at import: `manage.py check --deploy` in a subprocess would inherit it.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 class BrowserErrors:
