@@ -6,6 +6,7 @@ from django.urls import path, register_converter
 
 from brands.converters import CacheKeyConverter
 from brands.views import audit as audit_views
+from brands.views import console as console_views
 from brands.views import health, home
 from brands.views import keys as keys_views
 from brands.views import metrics as metrics_views
@@ -37,4 +38,7 @@ urlpatterns = [
     path("b/<slug:slug>/keys/<cachekey:key>/increment/", keys_views.key_increment, name="key-increment"),
     path("b/<slug:slug>/usage-bar/", keys_views.usage_bar, name="brand-usage-bar"),
     path("b/<slug:slug>/audit/", audit_views.audit_log, name="audit"),
+    # Script console: run scripts (POST, htmx or JSON), history reloaded after each run.
+    path("b/<slug:slug>/console/", console_views.console, name="console"),
+    path("b/<slug:slug>/console/history/", console_views.console_history, name="console-history"),
 ]

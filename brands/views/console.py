@@ -1,0 +1,172 @@
+"""The script console of one brand: write a script, run it, see its execution result.
+
+GET renders the page (or, for htmx, the editor loaded with an example or a past run's code);
+POST runs the code and answers the result panel (htmx), the whole page (no JavaScript) or the
+result object itself (``Accept: application/json``). Every run is recorded as a ScriptRun (the
+history) and an AuditEntry ("script.run"). Viewers see the page and the history; brand_view
+refuses their POSTs with 403.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import trigger_client_event
+
+from brands.access import BrandAccess, brand_view
+from brands.audit import audit_record
+from brands.models import ScriptRun
+from brands.scripting import run_script
+from brands.scripting.examples import EXAMPLES, EXAMPLES_BY_SLUG
+
+HISTORY_SIZE = 20
+EXCERPT_CONTEXT = 2  # lines shown around an error's line
+_ERROR_MAX = ScriptRun._meta.get_field("error").max_length
+
+
+def _partial(request: HttpRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "") and not request.htmx
+
+
+def _history(access: BrandAccess) -> list[ScriptRun]:
+    runs = ScriptRun.objects.filter(brand=access.brand).select_related("user").order_by("-at", "-id")
+    return list(runs[:HISTORY_SIZE])
+
+
+def _code_from_request(request: HttpRequest) -> str:
+    if request.content_type == "application/json":
+        try:
+            payload = json.loads(request.body or b"{}")
+        except ValueError:
+            payload = {}
+        code = payload.get("code", "") if isinstance(payload, dict) else ""
+    else:
+        code = request.POST.get("code", "")
+    # Browsers send textarea lines with CRLF; line numbers are the same either way.
+    return code.replace("\r\n", "\n") if isinstance(code, str) else ""
+
+
+def _error_excerpt(code: str, line: int | None) -> list[dict]:
+    """The lines around an error's line, for the result panel (the line itself highlighted)."""
+    lines = code.split("\n")
+    if not line or line < 1 or line > len(lines):
+        return []
+    first = max(1, line - EXCERPT_CONTEXT)
+    last = min(len(lines), line + EXCERPT_CONTEXT)
+    return [{"number": n, "text": lines[n - 1], "is_error": n == line} for n in range(first, last + 1)]
+
+
+def _result_context(result: dict, code: str) -> dict:
+    """What the result panel shows, formatted here so the template only prints text."""
+    error = result.get("error") or {}
+    ops_limit = result.get("ops_limit") or 1
+    return {
+        "result": result,
+        "result_json": json.dumps(result.get("result"), indent=2, ensure_ascii=False),
+        "variables": [
+            (name, json.dumps(value, ensure_ascii=False))
+            for name, value in result.get("variables", {}).items()
+        ],
+        "ops_percent": min(100.0, 100.0 * result.get("ops", 0) / ops_limit),
+        "excerpt": _error_excerpt(code, error.get("line")),
+    }
+
+
+def _record(request: HttpRequest, access: BrandAccess, code: str, result: dict) -> ScriptRun:
+    error = result.get("error")
+    error_text = f"{error['name']}: {error['message']}"[:_ERROR_MAX] if error else ""
+    run = ScriptRun.objects.create(
+        brand=access.brand,
+        user=request.user,
+        code=code,
+        ok=result["ok"],
+        ops=result["ops"],
+        duration_ms=result["duration_ms"],
+        error=error_text,
+        result=result,
+    )
+    detail = f"run #{run.pk}: {result['ops']} cache operation(s), {result['duration_ms']:.1f} ms"
+    audit_record(
+        brand=access.brand,
+        user=request.user,
+        action="script.run",
+        outcome="ok" if result["ok"] else "error",
+        detail=f"{detail}; {error_text}" if error_text else detail,
+    )
+    return run
+
+
+def _page_context(access: BrandAccess, code: str) -> dict:
+    return {
+        "access": access,
+        "brand": access.brand,
+        "quota": access.brand.quota,
+        "code": code,
+        "examples": EXAMPLES,
+        "history": _history(access),
+    }
+
+
+@brand_view()
+@require_http_methods(["GET", "POST"])
+def console(request: HttpRequest, access: BrandAccess) -> HttpResponse:
+    if request.method == "POST":
+        return _run(request, access)
+    return _show(request, access)
+
+
+def _show(request: HttpRequest, access: BrandAccess) -> HttpResponse:
+    """The page; ``?example=<slug>`` or ``?run=<id>`` puts that code in the editor (links that
+    work without JavaScript; with htmx only the editor is swapped)."""
+    code = ""
+    shown_run = None
+    if "run" in request.GET:
+        try:
+            shown_run = ScriptRun.objects.get(brand=access.brand, pk=int(request.GET["run"]))
+        except (ValueError, ScriptRun.DoesNotExist):
+            raise Http404("No such run") from None  # another brand's run is "no such run" too
+        code = shown_run.code
+    elif "example" in request.GET:
+        example = EXAMPLES_BY_SLUG.get(request.GET["example"])
+        if example is None:
+            raise Http404("No such example")
+        code = example.code
+    context = _page_context(access, code)
+    if _partial(request):
+        return render(request, "brands/console.html#editor", context)
+    if shown_run is not None:
+        context.update(_result_context(shown_run.result or {}, code) if shown_run.result else {})
+        context["shown_run"] = shown_run
+    return render(request, "brands/console.html", context)
+
+
+def _run(request: HttpRequest, access: BrandAccess) -> HttpResponse:
+    code = _code_from_request(request)
+    result = run_script(access.brand, code)
+    _record(request, access, code, result)
+    if _wants_json(request):
+        return JsonResponse(result)
+    if _partial(request):
+        response = render(request, "brands/console.html#result", _result_context(result, code))
+        # The history list reloads itself; the brand header's usage bar too, if keys may have changed.
+        trigger_client_event(response, "script-ran", {"ok": result["ok"]})
+        if result["ops"]:
+            trigger_client_event(response, "usage-changed", {})
+        return response
+    context = _page_context(access, code)
+    context.update(_result_context(result, code))
+    return render(request, "brands/console.html", context)
+
+
+@brand_view()
+@require_GET
+def console_history(request: HttpRequest, access: BrandAccess) -> HttpResponse:
+    return render(request, "brands/console.html#history", {"access": access, "brand": access.brand,
+                                                           "history": _history(access)})
