@@ -13,6 +13,9 @@ import os
 import signal
 import sys
 
+# Seconds past a job's own time limit after which the worker ends itself (tests shorten it).
+BACKSTOP_S = float(os.environ.get("CACHEADMIN_SCRIPT_BACKSTOP_S", "30"))
+
 
 def _writer(fd: int):
     def write(message: dict) -> None:
@@ -36,6 +39,7 @@ def main() -> None:
     os.dup2(2, 1)
     # Ctrl-C in a terminal reaches the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cacheadmin.settings")
     import django
@@ -51,6 +55,10 @@ def main() -> None:
         if not line.strip():
             continue
         job = json.loads(line)
+        # A backstop for a parent that died mid-job: SIGALRM's default action ends this process,
+        # and a script loop holds the interpreter, so no Python-level watchdog could run. The
+        # parent's own limit (timeout_ms) always comes first.
+        signal.setitimer(signal.ITIMER_REAL, int(job.get("timeout_ms", 1000)) / 1000 + BACKSTOP_S)
         try:
             result = sandbox.execute(job, write)
         except Exception as exc:  # a bug here must not take the worker down with the job
@@ -59,6 +67,8 @@ def main() -> None:
             logging.getLogger(__name__).exception("script execution failed")
             write({"ev": "failed", "message": f"{type(exc).__name__}: {exc}"[:500]})
             continue
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         write({"ev": "done", "result": result})
 
 
