@@ -143,5 +143,26 @@ def test_screenshots(size, page, login_page, brand_factory, user_factory):
         assert path.stat().st_size < 300_000, f"{path.name} is {path.stat().st_size} bytes"
 
 
+CONSOLE_SCRIPT = """\
+// Rate-limit an API client: at most 1000 calls a minute.
+var calls = cache.increment('rate:api:web', 1, 60);
+var limited = calls > 1000;
+setVariable('calls', calls);
+setVariable('limited', limited);
+
+var stock = cache.get('product:SKU-1042:stock');
+setVariable('stock', stock);
+console.log('web client: ' + calls + ' calls this minute');
+if (limited) console.warn('over the limit: answer 429');
+({calls: calls, limited: limited, stock: stock})
+"""
+
+
 def shoot_console(page, size: str) -> Path:
-    raise NotImplementedError
+    editor = page.get_by_label("JavaScript code")
+    for code in ["cache.get('feature:new-checkout')", CONSOLE_SCRIPT]:
+        editor.fill(code)
+        editor.press("Control+Enter")
+        expect(page.locator("#result .badge")).to_have_text("ok")
+    expect(page.locator("#history tbody tr")).to_have_count(2)
+    return shoot(page, "console", size)
