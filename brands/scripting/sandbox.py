@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import resource
 import time
@@ -78,6 +79,15 @@ def _error(message: str) -> str:
 
 def _bool(value: bool) -> str:
     return _TRUE if value else _FALSE
+
+
+def js_number(number: float) -> str:
+    """A number as JavaScript prints it in a message (NaN, Infinity, 5 rather than 5.0)."""
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    return str(int(number)) if float(number).is_integer() and abs(number) < 1e21 else repr(float(number))
 
 
 def error_line(stack: str) -> int | None:
@@ -161,6 +171,12 @@ class CacheHost:
                 f"Invalid TTL ({str(kind)[:20]}): "
                 "ttlSeconds must be a finite number of seconds greater than 0"
             )
+        if not math.isfinite(value) or value <= 0:
+            # The service refuses it too; this only words the message the JavaScript way.
+            raise CacheTTLError(
+                f"Invalid TTL {js_number(value)}: "
+                "ttlSeconds must be a finite number of seconds greater than 0"
+            )
         return value
 
     def _operate(self, op, key, key_desc, value_text, value_error, a, a_kind, b, b_kind) -> str:
@@ -176,8 +192,10 @@ class CacheHost:
         if op == "increment":
             if a_kind == "undefined":
                 amount: Any = 1
-            elif a_kind == "number":
+            elif a_kind == "number" and math.isfinite(a):
                 amount = a
+            elif a_kind == "number":
+                raise CacheValueError(f"Invalid increment amount {js_number(a)}: must be a finite number")
             else:
                 raise CacheValueError(
                     f"Invalid increment amount ({str(a_kind)[:20]}): must be a finite number"

@@ -137,6 +137,23 @@ def test_bad_ttls_throw_type_error_and_write_nothing(run, brand, ttl):
     assert BrandCache(brand).has("t") is False
 
 
+def test_ttl_and_amount_errors_name_the_value_as_javascript_prints_it(run):
+    result = run(
+        "var out = [];"
+        "for (const call of [() => cache.set('t', 1, NaN), () => cache.set('t', 1, 0),"
+        "                    () => cache.set('t', 1, -Infinity), () => cache.increment('t', NaN),"
+        "                    () => cache.increment('t', 1, -2.5)]) {"
+        "  try { call(); } catch (e) { out.push(e.message); }"
+        "}"
+        "out"
+    )
+    messages = value(result)
+    assert [message.split(":")[0] for message in messages] == [
+        "Invalid TTL NaN", "Invalid TTL 0", "Invalid TTL -Infinity", "Invalid increment amount NaN",
+        "Invalid TTL -2.5",
+    ]
+
+
 def test_ttl_defaults_fractions_and_clamping(run, brand_factory):
     brand = brand_factory(default_ttl=100, max_ttl=600)
     result = run(
