@@ -66,10 +66,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "BROWSER_TESTS_REQUIRED=1 but no Chromium executable was found "
             "(install it: apt-get install chromium, or set CHROMIUM_PATH)"
         )
-    config._browser_tests_skipped = len(browser_items)  # read by pytest_terminal_summary
-    skip = pytest.mark.skip(reason=SKIP_LINE)
-    for item in browser_items:
-        item.add_marker(skip)
+    # Deselected rather than marked skip: "-ra" would print a skip line per file, and one line
+    # in the summary (pytest_terminal_summary) says it all.
+    config._browser_tests_skipped = len(browser_items)
+    items[:] = [item for item in items if not item.get_closest_marker("browser")]
+    config.hook.pytest_deselected(items=browser_items)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
