@@ -1,8 +1,10 @@
 """Shared fixtures: real Redis (embedded, or REDIS_URL), real database, clean brands.
 
 The suite never flushes a Redis database. Every session stores brand keys under its own random
-prefix (cacheadmin.settings_test), and after each test the keys under that prefix are removed,
-which are exactly the keys the tests created.
+prefix (cacheadmin.settings_test). After each test, the keys of every brand the test created or
+touched are deleted through that brand's own indexes, so the cost follows the test's data, not the
+size of a shared server; at the end of the session one sweep removes anything left under the
+session prefix, which is exactly what the tests created.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import itertools
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models.signals import post_save
 
+from brands.cache import BrandCache, CacheLimits, CacheUnavailable
 from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
+from brands.cache.layout import BrandKeys
 from brands.models import Brand, Membership
 
 _counter = itertools.count(1)
@@ -35,14 +40,62 @@ def delete_session_keys() -> int:
     return deleted
 
 
+# Brand ids whose keys a test may have written: brands created in this process (post_save) and
+# any brand id the cache layout was asked about (BrandKeys.for_brand, used by every BrandCache).
+_touched_brand_ids: set[int] = set()
+
+
+def _remember_created_brand(sender, instance, created, **kwargs) -> None:
+    if created:
+        _touched_brand_ids.add(int(instance.pk))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _track_touched_brands():
+    original = BrandKeys.for_brand.__func__
+
+    def tracking(cls, brand_id):
+        _touched_brand_ids.add(int(brand_id))
+        return original(cls, brand_id)
+
+    BrandKeys.for_brand = classmethod(tracking)
+    post_save.connect(_remember_created_brand, sender=Brand, dispatch_uid="tests-touched-brands")
+    yield
+    post_save.disconnect(sender=Brand, dispatch_uid="tests-touched-brands")
+    BrandKeys.for_brand = classmethod(original)
+    with contextlib.suppress(*UNAVAILABLE_ERRORS):
+        # The safety net: anything written around the tracked brands. Reported, because a
+        # leftover here could have leaked into a later test that reused the brand id.
+        _swept.append(delete_session_keys())
+
+
+_swept: list[int] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _swept and _swept[0]:
+        terminalreporter.write_line(
+            f"note: {_swept[0]} Redis keys outside the tracked brands were swept at session end"
+        )
+
+
+def delete_brand_keys(brand_id: int) -> None:
+    """Every key of one brand: values listed in its name index, then the indexes themselves."""
+    limits = CacheLimits(max_keys=1, max_value_bytes=1, default_ttl=1, max_ttl=1)
+    BrandCache.for_brand_id(brand_id, limits).delete_all()
+
+
 @pytest.fixture(autouse=True)
 def _clean_brand_keys():
-    """Brand ids can be reused after a test's transaction rolls back (SQLite), so each test
-    starts and ends with no keys under the session prefix."""
+    """Brand ids can be reused after a test's transaction rolls back (SQLite), so every brand a
+    test touched ends the test with no keys."""
     yield
+    touched = sorted(_touched_brand_ids)
+    _touched_brand_ids.clear()
     # A test that made Redis unreachable on purpose leaves the cleanup to the next test.
-    with contextlib.suppress(UNAVAILABLE_ERRORS):
-        delete_session_keys()
+    with contextlib.suppress(*UNAVAILABLE_ERRORS, CacheUnavailable):
+        for brand_id in touched:
+            delete_brand_keys(brand_id)
 
 
 @pytest.fixture
