@@ -59,7 +59,13 @@
     return encoder ? encoder.encode(text).length : unescape(encodeURIComponent(text)).length;
   }
 
-  function checkEditor(textarea) {
+  // The server's error list for the editor's field, when the page came back with one.
+  function serverErrors(textarea) {
+    var field = textarea.closest && textarea.closest(".field");
+    return field ? field.querySelector(".errorlist") : null;
+  }
+
+  function checkEditor(textarea, edited) {
     var form = textarea.form;
     var status = form && form.querySelector("[data-json-status]");
     var max = parseInt(textarea.getAttribute("data-max-bytes"), 10);
@@ -82,6 +88,12 @@
       }
     }
     textarea.setAttribute("aria-invalid", ok ? "false" : "true");
+    var stale = serverErrors(textarea);
+    if (stale && edited) {
+      stale.hidden = true;  // it described the text before this edit; the live status takes over
+    } else if (stale && !stale.hidden && !ok) {
+      message = "";  // the server already explains this error; saying it twice is noise
+    }
     if (status) {
       status.textContent = message;
       status.classList.toggle("is-error", !ok);
@@ -92,12 +104,14 @@
   function initEditors(root) {
     if (!root || !root.querySelectorAll) return;
     if (root.matches && root.matches("[data-json-editor]")) checkEditor(root);
-    Array.prototype.forEach.call(root.querySelectorAll("[data-json-editor]"), checkEditor);
+    Array.prototype.forEach.call(root.querySelectorAll("[data-json-editor]"), function (textarea) {
+      checkEditor(textarea, false);
+    });
   }
 
   document.addEventListener("input", function (event) {
     var target = event.target;
-    if (target.matches && target.matches("[data-json-editor]")) checkEditor(target);
+    if (target.matches && target.matches("[data-json-editor]")) checkEditor(target, true);
   });
   // Ctrl/Cmd+Enter saves from inside the editor.
   document.addEventListener("keydown", function (event) {

@@ -95,9 +95,11 @@ def test_create_key_with_validation_errors_then_edit_ttl_and_delete(login_page, 
     create.click()
     expect(page.locator(".errorlist")).to_contain_text("Invalid JSON")
     expect(page.get_by_label("Value (JSON)")).to_have_value('{"discount": 20,')  # nothing lost
+    expect(page.locator("[data-json-status]")).to_have_text("")  # one explanation, not two
 
     page.get_by_label("Value (JSON)").fill('"' + "x" * 600 + '"')
     expect(page.locator("[data-json-status]")).to_contain_text("too large")
+    expect(page.locator(".errorlist")).to_be_hidden()  # the server's message was about older text
     create.click()
     expect(page.locator(".errorlist")).to_contain_text("above this brand's limit of 512 bytes")
     assert not BrandCache(shop).has("promo:spring")
