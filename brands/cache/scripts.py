@@ -1,6 +1,6 @@
 """The Lua scripts behind every mutating operation (and the admin reads that must see a consistent
 index). Each runs atomically inside Redis in one round trip (EVALSHA, reloaded on NOSCRIPT by
-redis-py's Script), which is what makes the key limit exact however many processes write at once.
+``SCRIPTS.run``), which is what makes the key limit exact however many processes write at once.
 
 Conventions shared by the scripts:
 
