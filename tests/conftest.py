@@ -21,6 +21,7 @@ from brands.cache import BrandCache, CacheLimits, CacheUnavailable
 from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
 from brands.cache.layout import BrandKeys
 from brands.models import Brand, Membership
+from tests.dead_redis import DEAD_REDIS_CACHES
 
 _counter = itertools.count(1)
 
@@ -96,6 +97,13 @@ def _clean_brand_keys():
     with contextlib.suppress(*UNAVAILABLE_ERRORS, CacheUnavailable):
         for brand_id in touched:
             delete_brand_keys(brand_id)
+
+
+@pytest.fixture
+def dead_redis(settings):
+    """Redis unreachable for the rest of the test (Django's setting_changed signal drops the
+    cache handlers bound to the real server, and restores them afterwards)."""
+    settings.CACHES = DEAD_REDIS_CACHES
 
 
 @pytest.fixture

@@ -397,17 +397,6 @@ def test_one_brand_one_hash_tag(brand):
 # ---------------------------------------------------------------- cache unavailable
 
 
-@pytest.fixture
-def dead_redis(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "unix:///nonexistent/redis.sock",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        }
-    }
-
-
 def test_unavailable_soft_failures(brand, dead_redis):
     cache = BrandCache(brand)
     assert cache.get("k") is None

@@ -7,7 +7,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from brands.cache import BrandCache
 from brands.models import Membership, ScriptRun
-from tests.dead_redis import dead_redis  # noqa: F401 (fixture)
 
 URL = "/metrics"
 

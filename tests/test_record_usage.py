@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from brands.cache import BrandCache
 from brands.models import UsageSnapshot
-from tests.dead_redis import dead_redis  # noqa: F401 (fixture)
 
 
 def snapshot(brand, days_ago: float) -> UsageSnapshot:

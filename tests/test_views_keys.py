@@ -11,6 +11,7 @@ from django.test import Client
 
 from brands.cache import BrandCache
 from brands.models import AuditEntry, Membership
+from tests.dead_redis import DEAD_REDIS_CACHES
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -511,27 +512,10 @@ def test_posts_without_csrf_token_are_refused(brand, member_factory, cache):
     assert response.status_code == 200 and cache.get("k") == 2
 
 
-@pytest.fixture
-def dead_redis(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "unix:///nonexistent/redis.sock",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        }
-    }
-
-
 def test_redis_down_gives_a_503_page_then_recovers(admin_client, brand, cache, settings):
     cache.set("k", 1)
     real = settings.CACHES
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "unix:///nonexistent/redis.sock",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        }
-    }
+    settings.CACHES = DEAD_REDIS_CACHES
     for url in (keys_url(brand), keys_url(brand, "k/"), keys_url(brand, "bulk/export/")):
         response = admin_client.get(url)
         body = response.content.decode()

@@ -13,7 +13,6 @@ from django.urls import reverse
 
 from brands.cache import BrandCache
 from brands.models import AuditEntry, Brand, Membership, QuotaSettings, UsageSnapshot
-from tests.dead_redis import dead_redis  # noqa: F401 (fixture)
 from tests.redis_spy import count_redis_calls
 
 MONITOR = "/staff/quotas/"

@@ -10,7 +10,6 @@ from django.utils import timezone
 from brands.cache import BrandCache
 from brands.models import Membership, UsageSnapshot
 from brands.usage_report import MAX_CHART_POINTS, usage_chart, usage_level
-from tests.dead_redis import dead_redis  # noqa: F401 (fixture)
 
 
 def url(brand, **params) -> str:
