@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from brands.cache import BrandCache, NamespaceNode
+from brands.cache import BrandCache, BrandUsage, NamespaceNode
 from brands.models import Brand, UsageSnapshot
 
 WARNING_PERCENT = 80.0
@@ -45,10 +45,6 @@ def usage_level(percent: float) -> str:
     return "ok"
 
 
-def percent_of(live: int, limit: int) -> float:
-    return 100.0 * live / limit if limit else 0.0
-
-
 @dataclass(frozen=True)
 class UsageSummary:
     live_keys: int
@@ -75,15 +71,15 @@ def usage_summary(brand: Brand) -> UsageSummary:
     namespaces = sorted(
         (node for node in nodes if not node.is_leaf), key=lambda node: (-node.key_count, node.prefix)
     )
-    max_keys = brand.quota.max_keys
-    percent = percent_of(live, max_keys)
+    refused = cache.refused_writes()
+    usage = BrandUsage(live_keys=live, max_keys=brand.quota.max_keys, refused_writes=refused["total"])
     return UsageSummary(
         live_keys=live,
-        max_keys=max_keys,
-        percent=percent,
-        level=usage_level(percent),
+        max_keys=usage.max_keys,
+        percent=usage.percent,
+        level=usage_level(usage.percent),
         stored_bytes=cache.stored_bytes(),
-        refused=cache.refused_writes(),
+        refused=refused,
         top_namespaces=namespaces[:TOP_NAMESPACES],
     )
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 from django import template
 
 from brands.cache import CacheUnavailable, brands_usage
+from brands.usage_report import usage_level as level_for
 
 register = template.Library()
-
-WARNING_PERCENT = 80
-CRITICAL_PERCENT = 95
-
 
 @register.filter
 def ttl_human(seconds) -> str:
@@ -32,16 +29,13 @@ def ttl_human(seconds) -> str:
 
 @register.filter
 def usage_level(percent) -> str:
-    """CSS class for a usage bar: "" below 80 %, "warning" from 80 %, "critical" from 95 %."""
+    """CSS class for a usage bar: "" below 80 %, "warning" from 80 %, "critical" from 95 %
+    (the thresholds of brands.usage_report, which every usage display shares)."""
     try:
-        value = float(percent)
+        level = level_for(float(percent))
     except (TypeError, ValueError):
         return ""
-    if value >= CRITICAL_PERCENT:
-        return "critical"
-    if value >= WARNING_PERCENT:
-        return "warning"
-    return ""
+    return "" if level == "ok" else level
 
 
 @register.filter
