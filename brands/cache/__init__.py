@@ -1,8 +1,29 @@
-"""The brand-scoped cache service (CONTRACT.md): the only code that touches brand keys in Redis.
+"""The brand-scoped cache service (docs/contract.md): the only code that talks to Redis.
 
-See docs/cache-service-api.md for the API.
+Everything callers need is exported here; nobody outside this package imports its submodules
+(tests/test_architecture.py enforces it). See docs/cache-service-api.md for the API.
+
+    service.py        BrandCache: the six contract operations and the admin operations
+    validation.py     checks made before anything reaches Redis (keys, TTLs, values, amounts)
+    scripts.py        the Lua scripts (one round trip per call) and how they are run
+    layout.py         where a brand's data lives in Redis (one hash tag per brand)
+    usage.py          reads across many brands in one pipeline (monitor, metrics, snapshots)
+    server.py         what the Redis server says about itself (staff panel, health)
+    connection.py     the client from django-redis and the errors that mean "unavailable"
+    errors.py, types.py  what the service raises and returns
+    bench_support.py  the benchmarks' documented exception: bulk data sets, MONITOR counting
 """
 
+from brands.cache.bench_support import (
+    delete_names,
+    fill_brand_layout,
+    glob_escape,
+    monitor_round_trips,
+    names_under,
+    reads_processed,
+    server_environment,
+)
+from brands.cache.connection import UNAVAILABLE_ERRORS, ping, redis_client
 from brands.cache.errors import (
     CacheKeyError,
     CacheTTLError,
@@ -10,13 +31,31 @@ from brands.cache.errors import (
     CacheValueError,
     NotANumberError,
 )
-from brands.cache.service import BrandCache, CacheLimits
-from brands.cache.types import BrandUsage, ImportReport, KeyInfo, KeyPage, NamespaceNode
-from brands.cache.usage import brands_usage
+from brands.cache.layout import BrandKeys
+from brands.cache.scripts import SCRIPTS
+from brands.cache.server import ServerInfo, server_info
+from brands.cache.service import UNAVAILABLE_WARNING, BrandCache, CacheLimits
+from brands.cache.types import ImportReport, KeyInfo, KeyPage, LiveCounts, NamespaceNode
+from brands.cache.usage import brands_live_counts
+from brands.cache.validation import (
+    KEY_MAX_LENGTH,
+    KEY_RULE,
+    describe,
+    is_valid_key,
+    shorten,
+    to_json,
+    utf8_size,
+    validate_key,
+)
 
 __all__ = [
+    "KEY_MAX_LENGTH",
+    "KEY_RULE",
+    "SCRIPTS",
+    "UNAVAILABLE_ERRORS",
+    "UNAVAILABLE_WARNING",
     "BrandCache",
-    "BrandUsage",
+    "BrandKeys",
     "CacheKeyError",
     "CacheLimits",
     "CacheTTLError",
@@ -25,7 +64,25 @@ __all__ = [
     "ImportReport",
     "KeyInfo",
     "KeyPage",
+    "LiveCounts",
     "NamespaceNode",
     "NotANumberError",
-    "brands_usage",
+    "ServerInfo",
+    "brands_live_counts",
+    "delete_names",
+    "describe",
+    "fill_brand_layout",
+    "glob_escape",
+    "is_valid_key",
+    "monitor_round_trips",
+    "names_under",
+    "ping",
+    "reads_processed",
+    "redis_client",
+    "server_environment",
+    "server_info",
+    "shorten",
+    "to_json",
+    "utf8_size",
+    "validate_key",
 ]

@@ -14,7 +14,7 @@ Conventions shared by the scripts:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis import Redis
@@ -293,6 +293,35 @@ class _Scripts:
         except NoScriptError:
             script.sha = client.script_load(script.script)
             return client.evalsha(script.sha, len(keys), *keys, *args)
+
+
+    def run_many(self, client: Redis, name: str, calls: Iterable[tuple[Sequence, Sequence]]) -> list[Any]:
+        """The same script for many (keys, args) pairs in one pipelined round trip; calls that
+        met NOSCRIPT (nothing of them ran) are retried once after loading the script."""
+        calls = list(calls)
+        if not calls:
+            return []
+        script = self._scripts.get(name) or self.get(name, client)
+        replies = self._pipelined(client, script, calls)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            script.sha = client.script_load(script.script)
+            for i, reply in zip(missing, self._pipelined(client, script, [calls[i] for i in missing]),
+                                strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    @staticmethod
+    def _pipelined(client: Redis, script: Script, calls: list[tuple[Sequence, Sequence]]) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for keys, args in calls:
+            # execute_command, not pipe.evalsha: redis-py's pipeline wraps evalsha with script
+            # bookkeeping (and blocks it on a cluster); the raw command is what is meant.
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        return pipe.execute(raise_on_error=False)
 
 
 SCRIPTS = _Scripts()

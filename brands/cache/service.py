@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from redis.exceptions import ResponseError
@@ -52,32 +53,58 @@ def _lex_range(prefix: str, after: str | None) -> tuple[bytes, bytes]:
     return start, stop
 
 
+def soft_failure(result: Any) -> Callable:
+    """The contract's answer to an unreachable Redis for the six script-facing operations
+    (docs/contract.md#cache-unavailable), applied in one place: ``result`` (None / False) and
+    the warning "cache unavailable", or CacheUnavailable when the caller asked for it (the
+    dashboard). Like django-redis's ``omit_exception``, but the outage is reported, not hidden."""
+
+    def decorator(method: Callable) -> Callable:
+        @wraps(method)
+        def wrapper(self: BrandCache, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except UNAVAILABLE_ERRORS as exc:
+                if self.raise_unavailable:
+                    raise CacheUnavailable() from exc
+                self.warnings.append(UNAVAILABLE_WARNING)
+                return result
+
+        return wrapper
+
+    return decorator
+
+
+def raises_unavailable(method: Callable) -> Callable:
+    """Admin operations (listing, counting, bulk changes) have no soft answer: an unreachable
+    Redis is always CacheUnavailable (the dashboard's 503)."""
+
+    @wraps(method)
+    def wrapper(self: BrandCache, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except UNAVAILABLE_ERRORS as exc:
+            raise CacheUnavailable() from exc
+
+    return wrapper
+
+
 class BrandCache:
-    def __init__(self, brand, *, raise_unavailable: bool = False, limits: CacheLimits | None = None):
-        self.brand_id = int(brand.pk)
-        self.limits = limits or CacheLimits.from_quota(brand.quota)
+    """The cache of one brand. ``BrandCache.for_brand(brand)`` in the dashboard and commands;
+    ``BrandCache(brand_id, limits)`` where there is no database (script workers, benchmarks)."""
+
+    def __init__(self, brand_id: int, limits: CacheLimits, *, raise_unavailable: bool = False) -> None:
+        self.brand_id = int(brand_id)
+        self.limits = limits
         self.raise_unavailable = raise_unavailable
         self.keys = BrandKeys.for_brand(self.brand_id)
         self.warnings: list[str] = []
         self._client = None
 
     @classmethod
-    def for_slug(cls, slug: str, **kwargs) -> BrandCache:
-        from brands.models import Brand
-
-        return cls(Brand.objects.select_related("quota").get(slug=slug), **kwargs)
-
-    @classmethod
-    def for_brand_id(cls, brand_id: int, limits: CacheLimits, **kwargs) -> BrandCache:
-        """Without touching the database (script workers get the limits with each job)."""
-        instance = cls.__new__(cls)
-        instance.brand_id = int(brand_id)
-        instance.limits = limits
-        instance.raise_unavailable = kwargs.get("raise_unavailable", False)
-        instance.keys = BrandKeys.for_brand(instance.brand_id)
-        instance.warnings = []
-        instance._client = None
-        return instance
+    def for_brand(cls, brand, **kwargs) -> BrandCache:
+        """For a Brand row; its quota (``brand.quota``) gives the limits."""
+        return cls(brand.pk, CacheLimits.from_quota(brand.quota), **kwargs)
 
     @property
     def client(self):
@@ -92,16 +119,7 @@ class BrandCache:
 
     def _run_admin(self, name: str, args: list) -> Any:
         # Admin scripts touch only the indexes (and values under the brand's own value prefix).
-        try:
-            return SCRIPTS.run(name, self.client, ["", *self.keys.index_keys], args)
-        except UNAVAILABLE_ERRORS as exc:
-            raise CacheUnavailable() from exc
-
-    def _unavailable(self, exc: BaseException, soft_result: Any) -> Any:
-        if self.raise_unavailable:
-            raise CacheUnavailable() from exc
-        self.warnings.append(UNAVAILABLE_WARNING)
-        return soft_result
+        return SCRIPTS.run(name, self.client, ["", *self.keys.index_keys], args)
 
     def _ttl_ms(self, key: str, ttl: Any) -> int:
         seconds, clamped = validation.ttl_seconds(
@@ -130,13 +148,15 @@ class BrandCache:
         )
 
     # ------------------------------------------------------------------ contract operations
+    # Arguments are validated before the decorated body can reach Redis, so bad input raises a
+    # TypeError whether or not Redis is up.
 
     def get_json(self, key: str) -> str | None:
-        key = validation.validate_key(key)
-        try:
-            raw = self.client.get(self.keys.value(key))
-        except UNAVAILABLE_ERRORS as exc:
-            return self._unavailable(exc, None)
+        return self._get_json(validation.validate_key(key))
+
+    @soft_failure(None)
+    def _get_json(self, key: str) -> str | None:
+        raw = self.client.get(self.keys.value(key))
         return None if raw is None else raw.decode("utf-8")
 
     def get(self, key: str) -> Any:
@@ -144,18 +164,18 @@ class BrandCache:
         return None if text is None else json.loads(text)
 
     def has(self, key: str) -> bool:
-        key = validation.validate_key(key)
-        try:
-            return self.client.exists(self.keys.value(key)) == 1
-        except UNAVAILABLE_ERRORS as exc:
-            return self._unavailable(exc, False)
+        return self._has(validation.validate_key(key))
+
+    @soft_failure(False)
+    def _has(self, key: str) -> bool:
+        return self.client.exists(self.keys.value(key)) == 1
 
     def delete(self, key: str) -> bool:
-        key = validation.validate_key(key)
-        try:
-            self._run("DELETE", key, [key])
-        except UNAVAILABLE_ERRORS as exc:
-            return self._unavailable(exc, False)
+        return self._delete(validation.validate_key(key))
+
+    @soft_failure(False)
+    def _delete(self, key: str) -> bool:
+        self._run("DELETE", key, [key])
         return True
 
     def _write(self, key: str, text: str, ttl: Any, *, only_if_absent: bool) -> bool:
@@ -164,13 +184,14 @@ class BrandCache:
         if size > self.limits.max_value_bytes:
             self._refuse_size(key, size)
             return False
-        try:
-            outcome = self._run(
-                "SET", key,
-                [key, text, ttl_ms, self.limits.max_keys, "1" if only_if_absent else "0", PRUNE_BATCH],
-            )
-        except UNAVAILABLE_ERRORS as exc:
-            return self._unavailable(exc, False)
+        return self._write_checked(key, text, ttl_ms, only_if_absent)
+
+    @soft_failure(False)
+    def _write_checked(self, key: str, text: str, ttl_ms: int, only_if_absent: bool) -> bool:
+        outcome = self._run(
+            "SET", key,
+            [key, text, ttl_ms, self.limits.max_keys, "1" if only_if_absent else "0", PRUNE_BATCH],
+        )
         if outcome == -1:
             self._refuse_limit(key)
         return outcome == 1
@@ -195,6 +216,10 @@ class BrandCache:
         key = validation.validate_key(key)
         delta = validation.increment_amount(amount)
         ttl_ms = "" if ttl is None else self._ttl_ms(key, ttl)
+        return self._increment(key, delta, ttl_ms)
+
+    @soft_failure(None)
+    def _increment(self, key: str, delta: float, ttl_ms: int | str) -> str | None:
         try:
             outcome = self._run(
                 "INCREMENT", key,
@@ -211,8 +236,6 @@ class BrandCache:
                     f"Cannot increment key {validation.describe(key)}: the result is not a finite number"
                 ) from None
             raise
-        except UNAVAILABLE_ERRORS as exc:
-            return self._unavailable(exc, None)
         if outcome[0] == -1:
             self._refuse_limit(key)
             return None
@@ -228,14 +251,38 @@ class BrandCache:
         text = self.increment_json(key, amount, ttl)
         return None if text is None else json.loads(text)
 
+    @raises_unavailable
+    def set_many(self, items: Iterable[tuple[str, Any]], ttl: Any = None) -> list[bool]:
+        """``set`` for many keys in one pipelined round trip, each write still its own atomic
+        script (so the key limit stays exact). Keys and values are validated first, all of them,
+        before anything is sent. Returns, per item, whether it was written; refusals add their
+        warnings as ``set`` does."""
+        writes = []
+        for key, value in items:
+            key = validation.validate_key(key)
+            writes.append((key, validation.to_json(value), self._ttl_ms(key, ttl)))
+        results: list[bool] = [False] * len(writes)
+        pending = []
+        for index, (key, text, _ttl_ms) in enumerate(writes):
+            size = validation.utf8_size(text)
+            if size > self.limits.max_value_bytes:
+                self._refuse_size(key, size)
+            else:
+                pending.append(index)
+        replies = SCRIPTS.run_many(self.client, "SET", [
+            ([self.keys.value(key), *self.keys.index_keys],
+             [key, text, ttl_ms, self.limits.max_keys, "0", PRUNE_BATCH])
+            for key, text, ttl_ms in (writes[i] for i in pending)
+        ])
+        for index, outcome in zip(pending, replies, strict=True):
+            if outcome == -1:
+                self._refuse_limit(writes[index][0])
+            results[index] = outcome == 1
+        return results
+
     # ------------------------------------------------------------------ admin operations
 
-    def _admin(self, call):
-        try:
-            return call()
-        except UNAVAILABLE_ERRORS as exc:
-            raise CacheUnavailable() from exc
-
+    @raises_unavailable
     def prune_expired(self) -> int:
         """Drop every expired entry from the indexes (admin reads want exact name indexes)."""
         removed = 0
@@ -245,15 +292,18 @@ class BrandCache:
             if batch < PRUNE_BATCH:
                 return removed
 
+    @raises_unavailable
     def live_count(self) -> int:
         return int(self._run_admin("LIVE_COUNT", []))
 
+    @raises_unavailable
     def refused_writes(self) -> dict[str, int]:
-        raw = self._admin(lambda: self.client.hgetall(self.keys.stats))
+        raw = self.client.hgetall(self.keys.stats)
         counts = {"key_limit": int(raw.get(b"key_limit", 0)), "value_size": int(raw.get(b"value_size", 0))}
         counts["total"] = counts["key_limit"] + counts["value_size"]
         return counts
 
+    @raises_unavailable
     def stored_bytes(self, batch: int = 2000) -> int:
         total, start = 0, b"-"
         while True:
@@ -263,6 +313,7 @@ class BrandCache:
                 return total
             start = b"(" + last
 
+    @raises_unavailable
     def list_keys(self, *, prefix: str = "", after: str | None = None, limit: int = 50) -> KeyPage:
         if prefix and not validation.is_valid_key(prefix):
             return KeyPage(items=[], next_cursor=None)  # no key can start with it
@@ -281,16 +332,18 @@ class BrandCache:
         next_cursor = items[limit - 1].key if len(items) > limit else None
         return KeyPage(items=items[:limit], next_cursor=next_cursor)
 
+    @raises_unavailable
     def key_info(self, key: str) -> KeyInfo | None:
         key = validation.validate_key(key)
         pipe = self.client.pipeline(transaction=False)
         pipe.get(self.keys.value(key))
         pipe.pttl(self.keys.value(key))
-        value, pttl = self._admin(pipe.execute)
+        value, pttl = pipe.execute()
         if value is None:
             return None
         return KeyInfo(key=key, value_json=value.decode("utf-8"), ttl_seconds=max(int(pttl), 0) / 1000)
 
+    @raises_unavailable
     def namespace_tree(self, prefix: str = "", *, limit: int = 200) -> list[NamespaceNode]:
         if prefix and not (prefix.endswith(":") and validation.is_valid_key(prefix)):
             raise validation.CacheKeyError(
@@ -307,13 +360,15 @@ class BrandCache:
             nodes.append(NamespaceNode(prefix=full, label=label, key_count=int(flat[i + 1]), is_leaf=is_leaf))
         return nodes
 
+    @raises_unavailable
     def count_prefix(self, prefix: str) -> int:
         if prefix and not validation.is_valid_key(prefix):
             return 0
         self.prune_expired()
         start, stop = _lex_range(prefix, None)
-        return int(self._admin(lambda: self.client.zlexcount(self.keys.name_index, start, stop)))
+        return int(self.client.zlexcount(self.keys.name_index, start, stop))
 
+    @raises_unavailable
     def delete_prefix(self, prefix: str, *, batch: int = 500) -> int:
         if prefix and not validation.is_valid_key(prefix):
             return 0
@@ -325,9 +380,10 @@ class BrandCache:
             if int(removed) < batch:
                 return deleted
 
+    @raises_unavailable
     def delete_all(self) -> int:
         deleted = self.delete_prefix("")
-        self._admin(lambda: self.client.delete(*self.keys.index_keys))
+        self.client.delete(*self.keys.index_keys)
         return deleted
 
     def export_lines(self, *, batch: int = 500) -> Iterator[str]:

@@ -51,11 +51,8 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
-class BrandUsage:
-    live_keys: int
-    max_keys: int
-    refused_writes: int
+class LiveCounts:
+    """One brand's figures as Redis holds them; brands.usage adds the limit and the levels."""
 
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.live_keys / self.max_keys if self.max_keys else 0.0
+    live_keys: int
+    refused_writes: int

@@ -1,0 +1,128 @@
+"""What the benchmarks (``brands/bench/``) need from Redis beyond the service: the one documented
+exception to "the cache service is the only door to brand keys".
+
+Never used by the product. Two jobs:
+
+* Writing a benchmark data set too large to write call by call: a million keys of a hundred
+  brands that do not exist in the database, laid out exactly as the service's SET script lays
+  them out (value key with a TTL, both index sorted sets), pipelined in batches.
+* Instrumenting Redis itself: the commands a call sends as MONITOR sees them, the server-wide
+  read counter, and deleting by name everything a run registered.
+
+Every name written here is under a key prefix unique to the benchmark run, so nothing of a real
+brand is ever read or written.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from brands.cache.connection import UNAVAILABLE_ERRORS
+from brands.cache.layout import BrandKeys
+
+BATCH = 1000
+SCAN_COUNT = 1000
+
+
+def redis_now_ms(client) -> int:
+    seconds, micros = client.time()
+    return seconds * 1000 + micros // 1000
+
+
+def glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def fill_brand_layout(client, keys: BrandKeys, names: list[str], value_text: str, *, ttl_ms: int,
+                      index_ttl_ms: int) -> None:
+    """``names`` as one brand's live keys, in the service's layout, pipelined ``BATCH`` at a time
+    (a million script calls would take minutes for the same result). The index sorted sets get a
+    TTL of ``index_ttl_ms`` so that even a killed run leaves nothing behind for long."""
+    now_ms = redis_now_ms(client)
+    for start in range(0, len(names), BATCH):
+        chunk = names[start:start + BATCH]
+        pipe = client.pipeline(transaction=False)
+        for name in chunk:
+            pipe.set(keys.value(name), value_text, px=ttl_ms)
+        pipe.zadd(keys.expiry_index, dict.fromkeys(chunk, now_ms + ttl_ms))
+        pipe.zadd(keys.name_index, dict.fromkeys(chunk, 0))
+        pipe.execute()
+    client.pexpire(keys.expiry_index, index_ttl_ms)
+    client.pexpire(keys.name_index, index_ttl_ms)
+
+
+def delete_names(client, names: Iterable[str]) -> int:
+    """UNLINK every name (a name never written is harmless), 50 batches per round trip."""
+    deleted = 0
+    batch: list[str] = []
+    pipe = client.pipeline(transaction=False)
+    queued = 0
+    for name in names:
+        batch.append(name)
+        if len(batch) >= BATCH:
+            pipe.unlink(*batch)
+            batch, queued = [], queued + 1
+            if queued >= 50:
+                deleted += sum(pipe.execute())
+                queued = 0
+    if batch:
+        pipe.unlink(*batch)
+    deleted += sum(pipe.execute())
+    return deleted
+
+
+def names_under(client, prefix: str) -> list[bytes]:
+    """Every key under a benchmark run's own unique prefix (SCAN is fine here: it runs once, at
+    the end of a run, to prove nothing was left)."""
+    return list(client.scan_iter(match=glob_escape(prefix) + ":*", count=SCAN_COUNT))
+
+
+def monitor_round_trips(client, fn: Callable[[], Any], calls: int, prefix: str) -> dict | None:
+    """Commands this process sent, as Redis itself logs them to MONITOR: lines from a client
+    connection (not ``lua``) that name a key under this run's unique prefix. Other clients'
+    traffic never matches the prefix, so this holds on a busy shared server. None when the
+    server refuses MONITOR (ACLs, managed Redis)."""
+    marker = f"{prefix}:end-of-measure:{secrets.token_hex(4)}"
+    sent: Counter[str] = Counter()
+    inside: Counter[str] = Counter()
+    try:
+        with client.monitor() as monitor:
+            for _ in range(calls):
+                fn()
+            client.echo(marker)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                line = monitor.next_command()
+                command = line["command"]
+                if marker in command:
+                    break
+                if prefix not in command:
+                    continue
+                name = command.split(" ", 1)[0].lower()
+                (inside if line["client_type"] == "lua" else sent)[name] += 1
+            else:
+                return None
+    except (ResponseError, *UNAVAILABLE_ERRORS):
+        return None
+    return {
+        "round_trips": sum(sent.values()) / calls,
+        "commands_per_call": {name: round(n / calls, 2) for name, n in sorted(sent.items())},
+        # Keyless commands (TIME) cannot be attributed to this run, so they are not listed.
+        "script_commands_per_call": {name: round(n / calls, 2) for name, n in sorted(inside.items())},
+    }
+
+
+def reads_processed(client) -> int:
+    """Redis' server-wide count of socket reads of client requests."""
+    return int(client.info("stats")["total_reads_processed"])
+
+
+def server_environment(client) -> dict:
+    server = client.info("server")
+    return {"redis": server.get("redis_version")}
