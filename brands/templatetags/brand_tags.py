@@ -1,13 +1,12 @@
-"""Template helpers for the brand pages: human TTLs, usage levels, the brand's usage bar."""
+"""Template helpers for the brand pages. Nothing here reads Redis or the database: views load
+what a page shows (the usage bar included) with the page's own data."""
 
 from __future__ import annotations
 
 from django import template
 
-from brands.cache import CacheUnavailable, brands_usage
-from brands.usage_report import usage_level as level_for
-
 register = template.Library()
+
 
 @register.filter
 def ttl_human(seconds) -> str:
@@ -28,38 +27,5 @@ def ttl_human(seconds) -> str:
 
 
 @register.filter
-def usage_level(percent) -> str:
-    """CSS class for a usage bar: "" below 80 %, "warning" from 80 %, "critical" from 95 %
-    (the thresholds of brands.usage_report, which every usage display shares)."""
-    try:
-        level = level_for(float(percent))
-    except (TypeError, ValueError):
-        return ""
-    return "" if level == "ok" else level
-
-
-@register.filter
-def bar_width(percent) -> str:
-    """Width of a usage bar's fill: a limit lowered below the live count can push the percentage
-    past 100, and the bar then simply stays full. Dot decimal whatever the locale (it is CSS)."""
-    try:
-        value = min(max(float(percent), 0.0), 100.0)
-    except (TypeError, ValueError):
-        value = 0.0
-    return f"{value:.1f}"
-
-
-@register.filter
 def startswith(text, prefix) -> bool:
     return str(text).startswith(str(prefix))
-
-
-@register.inclusion_tag("brands/_usage_bar.html")
-def brand_usage_bar(brand, compact: bool = True) -> dict:
-    """Live keys against the brand's limit. One Redis round trip; a page that can work without
-    Redis (the audit log) still renders when it is down, with the bar saying so."""
-    try:
-        usage = brands_usage([brand])[brand.pk]
-    except CacheUnavailable:
-        usage = None
-    return {"brand": brand, "usage": usage, "compact": compact}

@@ -1,5 +1,5 @@
-"""What the usage page shows: a brand's live usage (from the cache service) and its history
-(from UsageSnapshot rows), with the chart's geometry worked out here so the template only draws."""
+"""The usage page's chart: a brand's key count over time from its UsageSnapshot rows, with the
+geometry worked out here so that the template only draws."""
 
 from __future__ import annotations
 
@@ -9,11 +9,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from brands.cache import BrandCache, BrandUsage, NamespaceNode
 from brands.models import Brand, UsageSnapshot
-
-WARNING_PERCENT = 80.0
-CRITICAL_PERCENT = 95.0
 
 PERIODS: dict[str, timedelta] = {
     "24h": timedelta(hours=24),
@@ -23,68 +19,11 @@ PERIODS: dict[str, timedelta] = {
 PERIOD_LABELS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days"}
 DEFAULT_PERIOD = "7d"
 
-# How many top-level entries the namespace summary looks at: the tree walk is one Lua call whose
-# cost grows with this, and a brand whose top level is thousands of plain keys has no namespaces
-# worth ranking anyway.
-NAMESPACE_SCAN_LIMIT = 500
-TOP_NAMESPACES = 10
-
 # A cron job every five minutes gives 8,640 snapshots in 30 days; more points than pixels only
 # make the SVG heavy, so longer series are reduced to the maximum of each bucket.
 MAX_CHART_POINTS = 360
 # Individual point markers (with a hover title) only while they stay readable.
 MAX_MARKERS = 60
-
-
-def usage_level(percent: float) -> str:
-    """"ok", "warning" (>= 80 %) or "critical" (>= 95 %): CSS classes on bars and badges."""
-    if percent >= CRITICAL_PERCENT:
-        return "critical"
-    if percent >= WARNING_PERCENT:
-        return "warning"
-    return "ok"
-
-
-@dataclass(frozen=True)
-class UsageSummary:
-    live_keys: int
-    max_keys: int
-    percent: float
-    level: str
-    stored_bytes: int
-    refused: dict[str, int]
-    top_namespaces: list[NamespaceNode]
-
-    @property
-    def bar_percent(self) -> float:
-        # The bar never overflows its track, even if the limit was lowered below the live count.
-        return min(self.percent, 100.0)
-
-
-def usage_summary(brand: Brand) -> UsageSummary:
-    """Live figures for one brand; raises CacheUnavailable when Redis is down."""
-    cache = BrandCache(brand, raise_unavailable=True)
-    # The tree walk prunes expired index entries first, so the live count read after it agrees
-    # with the namespace counts.
-    nodes = cache.namespace_tree("", limit=NAMESPACE_SCAN_LIMIT)
-    live = cache.live_count()
-    namespaces = sorted(
-        (node for node in nodes if not node.is_leaf), key=lambda node: (-node.key_count, node.prefix)
-    )
-    refused = cache.refused_writes()
-    usage = BrandUsage(live_keys=live, max_keys=brand.quota.max_keys, refused_writes=refused["total"])
-    return UsageSummary(
-        live_keys=live,
-        max_keys=usage.max_keys,
-        percent=usage.percent,
-        level=usage_level(usage.percent),
-        stored_bytes=cache.stored_bytes(),
-        refused=refused,
-        top_namespaces=namespaces[:TOP_NAMESPACES],
-    )
-
-
-# ---------------------------------------------------------------------------- the chart
 
 
 @dataclass(frozen=True)

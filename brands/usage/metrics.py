@@ -14,8 +14,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from brands.cache import BrandUsage, CacheUnavailable, brands_usage
+from brands.cache import CacheUnavailable
 from brands.models import Brand, ScriptRun
+from brands.usage.levels import BrandUsage, brands_usage
 
 
 class BrandCollector(Collector):

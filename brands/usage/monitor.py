@@ -15,9 +15,8 @@ from datetime import datetime
 
 from django.db.models import OuterRef, Q, Subquery
 
-from brands.cache import brands_usage
 from brands.models import Brand, UsageSnapshot
-from brands.usage_report import WARNING_PERCENT, usage_level
+from brands.usage.levels import WARNING_PERCENT, BrandUsage, brands_usage
 
 SORT_FIELDS = ("slug", "name", "live_keys", "max_keys", "percent", "refused_writes", "last_snapshot")
 DEFAULT_SORT = "percent"
@@ -27,12 +26,10 @@ DEFAULT_DIRECTION = "desc"
 @dataclass(frozen=True)
 class QuotaRow:
     brand: Brand
-    live_keys: int
-    max_keys: int
-    percent: float
-    refused_writes: int
+    usage: BrandUsage
     last_snapshot: datetime | None
 
+    # The sortable fields, by name (MonitorQuery.sort).
     @property
     def slug(self) -> str:
         return self.brand.slug
@@ -42,12 +39,20 @@ class QuotaRow:
         return self.brand.name
 
     @property
-    def level(self) -> str:
-        return usage_level(self.percent)
+    def live_keys(self) -> int:
+        return self.usage.live_keys
 
     @property
-    def bar_percent(self) -> float:
-        return min(self.percent, 100.0)
+    def max_keys(self) -> int:
+        return self.usage.max_keys
+
+    @property
+    def percent(self) -> float:
+        return self.usage.percent
+
+    @property
+    def refused_writes(self) -> int:
+        return self.usage.refused_writes
 
 
 @dataclass(frozen=True)
@@ -107,17 +112,8 @@ def quota_rows(query: MonitorQuery | None = None) -> list[QuotaRow]:
     query = query or MonitorQuery()
     brands = _brands(query)
     usage = brands_usage(brands)
-    rows = [
-        QuotaRow(
-            brand=brand,
-            live_keys=usage[brand.pk].live_keys,
-            max_keys=usage[brand.pk].max_keys,
-            percent=usage[brand.pk].percent,
-            refused_writes=usage[brand.pk].refused_writes,
-            last_snapshot=brand.last_snapshot,
-        )
-        for brand in brands
-    ]
+    rows = [QuotaRow(brand=brand, usage=usage[brand.pk], last_snapshot=brand.last_snapshot)
+            for brand in brands]
     if query.near_limit:
         rows = [row for row in rows if row.percent >= WARNING_PERCENT]
     return _sorted(rows, query.sort, query.direction)

@@ -7,12 +7,15 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from brands.cache import BrandCache, brands_usage
+from brands.cache import BrandCache
 from brands.models import Brand, UsageSnapshot
+from brands.usage.levels import brands_usage
 
 
 @dataclass(frozen=True)
-class RecordedUsage:
+class SnapshotTotals:
+    """What one recording run stored, summed over every brand (record_usage prints it)."""
+
     brands: int
     live_keys: int
     stored_bytes: int
@@ -20,7 +23,7 @@ class RecordedUsage:
     taken_at: datetime
 
 
-def usage_snapshots_record(*, now: datetime | None = None) -> RecordedUsage:
+def usage_snapshots_record(*, now: datetime | None = None) -> SnapshotTotals:
     """One UsageSnapshot per active brand, all stamped with the same time.
 
     Live keys and refused writes for every brand come from one Redis pipeline; stored bytes need
@@ -37,12 +40,12 @@ def usage_snapshots_record(*, now: datetime | None = None) -> RecordedUsage:
             live_keys=usage[brand.pk].live_keys,
             max_keys=usage[brand.pk].max_keys,
             refused_writes=usage[brand.pk].refused_writes,
-            stored_bytes=BrandCache(brand, raise_unavailable=True).stored_bytes(),
+            stored_bytes=BrandCache.for_brand(brand, raise_unavailable=True).stored_bytes(),
         )
         for brand in brands
     ]
     UsageSnapshot.objects.bulk_create(snapshots, batch_size=500)
-    return RecordedUsage(
+    return SnapshotTotals(
         brands=len(snapshots),
         live_keys=sum(s.live_keys for s in snapshots),
         stored_bytes=sum(s.stored_bytes for s in snapshots),

@@ -1,0 +1,55 @@
+"""Usage of brands against their quotas: levels, the usage page, snapshots, the staff monitor,
+quota editing and metrics. Reads go through the cache service; nothing here talks to Redis.
+
+    levels.py     the one percentage, the thresholds and level names; BrandUsage; brands_usage()
+    report.py     the usage page's live figures (UsageSummary)
+    chart.py      the usage page's chart from UsageSnapshot rows
+    snapshots.py  recording and pruning UsageSnapshot rows (record_usage)
+    monitor.py    the staff quota monitor's rows, sorting, filters and CSV
+    quota.py      the staff quota editor's form and write
+    metrics.py    the Prometheus exposition (/metrics)
+"""
+
+from brands.usage.chart import DEFAULT_PERIOD, MAX_CHART_POINTS, PERIOD_LABELS, UsageChart, usage_chart
+from brands.usage.levels import (
+    CRITICAL_PERCENT,
+    WARNING_PERCENT,
+    BrandUsage,
+    bar_percent,
+    brands_usage,
+    percent_used,
+    usage_level,
+)
+from brands.usage.metrics import metrics_text
+from brands.usage.monitor import MonitorQuery, QuotaRow, quota_csv, quota_rows
+from brands.usage.quota import QUOTA_FIELDS, QuotaSettingsForm, quota_settings_update
+from brands.usage.report import UsageSummary, usage_summary
+from brands.usage.snapshots import SnapshotTotals, usage_snapshots_prune, usage_snapshots_record
+
+__all__ = [
+    "CRITICAL_PERCENT",
+    "DEFAULT_PERIOD",
+    "MAX_CHART_POINTS",
+    "PERIOD_LABELS",
+    "QUOTA_FIELDS",
+    "WARNING_PERCENT",
+    "BrandUsage",
+    "MonitorQuery",
+    "QuotaRow",
+    "QuotaSettingsForm",
+    "SnapshotTotals",
+    "UsageChart",
+    "UsageSummary",
+    "bar_percent",
+    "brands_usage",
+    "metrics_text",
+    "percent_used",
+    "quota_csv",
+    "quota_rows",
+    "quota_settings_update",
+    "usage_chart",
+    "usage_level",
+    "usage_snapshots_prune",
+    "usage_snapshots_record",
+    "usage_summary",
+]
