@@ -1,4 +1,4 @@
-"""Page timings for ``manage.py cache_bench``: real requests through Django's test client.
+"""Page timings for ``manage.py cache_bench`` (part 3 of 3): real requests through Django's test client.
 
 Three pages, each timed as a median and p95 over repeated requests after a warm-up:
 
@@ -15,7 +15,6 @@ killed run leaves nothing in Redis for long), their snapshots and a staff user.
 
 from __future__ import annotations
 
-import math
 import secrets
 import statistics
 import time
@@ -29,6 +28,7 @@ from django.test.utils import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from brands.bench.measure import percentile
 from brands.cache import BrandCache
 from brands.models import Brand, QuotaSettings, UsageSnapshot
 
@@ -50,16 +50,15 @@ def _timings(client: Client, url: str, runs: int, *, warmup: int = 2, **headers)
         times.append((time.perf_counter() - start) * 1000)
         if response.status_code != 200:
             raise RuntimeError(f"GET {url} answered {response.status_code}")
-    ordered = sorted(times)
     return {
-        "median_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)], 2),
+        "median_ms": round(statistics.median(times), 2),
+        "p95_ms": round(percentile(times, 0.95), 2),
         "runs": runs,
     }
 
 
 def _fill(brand: Brand, count: int) -> None:
-    cache = BrandCache(brand, raise_unavailable=True)
+    cache = BrandCache.for_brand(brand, raise_unavailable=True)
     value = {"user": 123456, "name": "Ada Lovelace", "plan": "pro"}
     for i in range(count):
         if not cache.set(f"ns{i % NAMESPACES:02d}:item:{i:06d}", value, KEY_TTL_S):
@@ -126,7 +125,7 @@ def page_benchmarks(quick: bool, *, brand_keys: int = 50_000, monitor_brands: in
     finally:
         cleanup_start = time.perf_counter()
         if big is not None:
-            BrandCache(big, raise_unavailable=True).delete_all()
+            BrandCache.for_brand(big, raise_unavailable=True).delete_all()
         # Monitor brands hold no keys; deleting the rows cascades to quotas and snapshots.
         Brand.objects.filter(slug__startswith=f"{prefix}-").delete()
         if user is not None:

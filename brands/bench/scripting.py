@@ -1,4 +1,5 @@
-"""Script execution benchmarks, end to end through the worker pool (called by cache_bench).
+"""Script execution benchmarks for ``manage.py cache_bench`` (part 2 of 3), end to end through the
+worker pool.
 
 Figures: the median and 99th percentile of one execution as a caller sees it (job sent, fresh
 QuickJS context, prelude, script, result back) for a trivial script and for a script making 20
@@ -20,8 +21,8 @@ import time
 from django.conf import settings
 
 from brands.cache import BrandCache, CacheLimits, CacheUnavailable
-from brands.scripting import build_job
-from brands.scripting.pool import ScriptPool
+from brands.models import QuotaSettings
+from brands.scripting import ScriptPool, build_job
 
 BENCH_BRAND_ID = 900_200
 TRIVIAL = "1 + 1"
@@ -34,14 +35,6 @@ for (var i = 0; i < 5; i++) {
   cache.has('bench:seen:' + i);
 }
 """
-
-
-class _Quota:
-    """The default quota, without a database row (the bench brand does not exist)."""
-
-    def __init__(self) -> None:
-        for field, value in settings.CACHEADMIN_QUOTA_DEFAULTS.items():
-            setattr(self, field, value)
 
 
 def _p99(samples: list[float]) -> float:
@@ -98,7 +91,7 @@ def run_script_benchmarks(quick: bool) -> dict:
 
 def measure(*, runs: int, throughput_runs: int) -> dict:
     size = int(getattr(settings, "SCRIPT_WORKERS", 2))
-    quota = _Quota()
+    quota = QuotaSettings()  # the defaults, without a row: the bench brand does not exist
     trivial = build_job(brand_id=BENCH_BRAND_ID, quota=quota, code=TRIVIAL)
     twenty = build_job(brand_id=BENCH_BRAND_ID, quota=quota, code=TWENTY_OPS)
 
@@ -134,7 +127,5 @@ def measure(*, runs: int, throughput_runs: int) -> dict:
         return figures
     finally:
         pool.close()
-        limits = CacheLimits(max_keys=quota.max_keys, max_value_bytes=quota.max_value_bytes,
-                             default_ttl=quota.default_ttl, max_ttl=quota.max_ttl)
         with contextlib.suppress(CacheUnavailable):  # the keys expire within a minute anyway
-            BrandCache.for_brand_id(BENCH_BRAND_ID, limits).delete_all()
+            BrandCache(BENCH_BRAND_ID, CacheLimits.from_quota(quota)).delete_all()
