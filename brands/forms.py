@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from brands.cache import CacheLimits, validation
+from brands.cache import KEY_MAX_LENGTH, KEY_RULE, CacheLimits, describe, is_valid_key, to_json, utf8_size
 
 # A pasted value far above any brand's limit is refused before it is parsed (json.loads of a
 # deeply nested megabyte could hit the recursion limit).
@@ -74,8 +74,8 @@ class KeyValueForm(forms.Form):
     def clean_value(self) -> Any:
         value = parse_json_value(self.cleaned_data["value"])
         # The size limit applies to what is stored: the compact form the service writes.
-        self.value_json = validation.to_json(value)
-        size = validation.utf8_size(self.value_json)
+        self.value_json = to_json(value)
+        size = utf8_size(self.value_json)
         if size > self.limits.max_value_bytes:
             raise ValidationError(
                 "The value is %(size)s bytes as compact JSON, above this brand's limit of "
@@ -89,7 +89,7 @@ class KeyValueForm(forms.Form):
 class KeyCreateForm(KeyValueForm):
     key = forms.CharField(
         label="Key",
-        max_length=validation.KEY_MAX_LENGTH,
+        max_length=KEY_MAX_LENGTH,
         strip=False,
         help_text="Letters, digits, '_', '.', ':' and '-'; up to 200 characters. "
         "Use ':' to build namespaces, e.g. user:42:profile.",
@@ -105,11 +105,11 @@ class KeyCreateForm(KeyValueForm):
 
     def clean_key(self) -> str:
         key = self.cleaned_data["key"]
-        if not validation.is_valid_key(key):
+        if not is_valid_key(key):
             raise ValidationError(
                 "Invalid key %(key)s: %(rule)s.",
                 code="invalid_key",
-                params={"key": validation.describe(key), "rule": validation.KEY_RULE},
+                params={"key": describe(key), "rule": KEY_RULE},
             )
         return key
 
@@ -130,18 +130,18 @@ class PrefixForm(forms.Form):
         label="Key prefix",
         required=False,
         strip=False,
-        max_length=validation.KEY_MAX_LENGTH,
+        max_length=KEY_MAX_LENGTH,
         help_text="Every key starting with this text. Empty means every key of the brand.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
     def clean_prefix(self) -> str:
         prefix = self.cleaned_data["prefix"]
-        if prefix and not validation.is_valid_key(prefix):
+        if prefix and not is_valid_key(prefix):
             raise ValidationError(
                 "No key can start with %(prefix)s: %(rule)s.",
                 code="invalid_prefix",
-                params={"prefix": validation.describe(prefix), "rule": validation.KEY_RULE},
+                params={"prefix": describe(prefix), "rule": KEY_RULE},
             )
         return prefix
 

@@ -6,8 +6,10 @@ from django.urls import path, register_converter
 
 from brands.converters import CacheKeyConverter
 from brands.views import audit as audit_views
+from brands.views import bulk as bulk_views
 from brands.views import console as console_views
 from brands.views import health, home
+from brands.views import key as key_views
 from brands.views import keys as keys_views
 from brands.views import metrics as metrics_views
 from brands.views import staff as staff_views
@@ -28,15 +30,15 @@ urlpatterns = [
     # Key pages. "new/" and "bulk/..." come before the key routes; a key named "new" or "bulk"
     # gets a "~" in its URL (brands.converters).
     path("b/<slug:slug>/keys/", keys_views.key_browser, name="keys"),
-    path("b/<slug:slug>/keys/new/", keys_views.key_create, name="key-create"),
-    path("b/<slug:slug>/keys/bulk/", keys_views.keys_bulk, name="keys-bulk"),
-    path("b/<slug:slug>/keys/bulk/delete/", keys_views.bulk_delete, name="bulk-delete"),
-    path("b/<slug:slug>/keys/bulk/export/", keys_views.keys_export, name="keys-export"),
-    path("b/<slug:slug>/keys/bulk/import/", keys_views.keys_import, name="keys-import"),
-    path("b/<slug:slug>/keys/<cachekey:key>/", keys_views.key_detail, name="key-detail"),
-    path("b/<slug:slug>/keys/<cachekey:key>/delete/", keys_views.key_delete, name="key-delete"),
-    path("b/<slug:slug>/keys/<cachekey:key>/increment/", keys_views.key_increment, name="key-increment"),
-    path("b/<slug:slug>/usage-bar/", keys_views.usage_bar, name="brand-usage-bar"),
+    path("b/<slug:slug>/keys/new/", key_views.key_create, name="key-create"),
+    path("b/<slug:slug>/keys/bulk/", bulk_views.keys_bulk, name="keys-bulk"),
+    path("b/<slug:slug>/keys/bulk/delete/", bulk_views.bulk_delete, name="bulk-delete"),
+    path("b/<slug:slug>/keys/bulk/export/", bulk_views.keys_export, name="keys-export"),
+    path("b/<slug:slug>/keys/bulk/import/", bulk_views.keys_import, name="keys-import"),
+    path("b/<slug:slug>/keys/<cachekey:key>/", key_views.key_detail, name="key-detail"),
+    path("b/<slug:slug>/keys/<cachekey:key>/delete/", key_views.key_delete, name="key-delete"),
+    path("b/<slug:slug>/keys/<cachekey:key>/increment/", key_views.key_increment, name="key-increment"),
+    path("b/<slug:slug>/usage-bar/", usage_views.usage_bar, name="brand-usage-bar"),
     path("b/<slug:slug>/audit/", audit_views.audit_log, name="audit"),
     # Script console: run scripts (POST, htmx or JSON), history reloaded after each run.
     path("b/<slug:slug>/console/", console_views.console, name="console"),

@@ -13,7 +13,7 @@ def _cache(brand_id: int, limits: dict):
     django.setup()
     from brands.cache import BrandCache, CacheLimits
 
-    return BrandCache.for_brand_id(brand_id, CacheLimits(**limits))
+    return BrandCache(brand_id, CacheLimits(**limits))
 
 
 def fill(brand_id: int, limits: dict, worker: int, count: int, barrier, results) -> None:

@@ -17,9 +17,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_save
 
-from brands.cache import BrandCache, CacheLimits, CacheUnavailable
-from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
-from brands.cache.layout import BrandKeys
+from brands.cache import (
+    UNAVAILABLE_ERRORS,
+    BrandCache,
+    BrandKeys,
+    CacheLimits,
+    CacheUnavailable,
+    redis_client,
+)
 from brands.models import Brand, Membership
 from tests.dead_redis import DEAD_REDIS_CACHES
 
@@ -83,7 +88,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
 def delete_brand_keys(brand_id: int) -> None:
     """Every key of one brand: values listed in its name index, then the indexes themselves."""
     limits = CacheLimits(max_keys=1, max_value_bytes=1, default_ttl=1, max_ttl=1)
-    BrandCache.for_brand_id(brand_id, limits).delete_all()
+    BrandCache(brand_id, limits).delete_all()
 
 
 @pytest.fixture(autouse=True)

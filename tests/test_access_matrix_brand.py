@@ -45,8 +45,8 @@ ROLES = ["anonymous", "non-member", "viewer", "admin", "staff"]
 def world(brand_factory, member_factory, user_factory):
     brand = brand_factory("matrix")
     other = brand_factory("other-brand")
-    BrandCache(other).set(OTHER_BRAND_KEY, "secret")
-    BrandCache(other).set("ns:" + OTHER_BRAND_KEY, "secret")
+    BrandCache.for_brand(other).set(OTHER_BRAND_KEY, "secret")
+    BrandCache.for_brand(other).set("ns:" + OTHER_BRAND_KEY, "secret")
     audit_record(brand=other, user=None, action="key.update", target=OTHER_BRAND_KEY)
     users = {
         "anonymous": None,
@@ -59,7 +59,7 @@ def world(brand_factory, member_factory, user_factory):
 
 
 def _reset(brand) -> None:
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     cache.set("mykey", {"v": 1})
     cache.set("count", 1)
     cache.set("ns:inner", True)
@@ -109,7 +109,7 @@ def test_viewer_posts_change_nothing(client, world):
     brand, users = world
     client.force_login(users["viewer"])
     _reset(brand)
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     before = [(item.key, item.value_json) for item in cache.list_keys().items]
     for url, _read, _write, data in URLS:
         client.post(f"/b/{brand.slug}/{url}", data())
@@ -131,7 +131,7 @@ def test_writers_writes_take_effect(client, world, role):
     brand, users = world
     client.force_login(users[role])
     _reset(brand)
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     client.post(f"/b/{brand.slug}/keys/mykey/", {"value": '"changed"', "ttl": "60"})
     client.post(f"/b/{brand.slug}/keys/count/increment/", {"amount": "4"})
     client.post(f"/b/{brand.slug}/keys/ns:inner/delete/")
@@ -146,4 +146,4 @@ def test_a_key_of_another_brand_is_not_found_by_name(client, world):
     # The other brand's key is untouched by a delete aimed at it through this brand.
     client.post(f"/b/{brand.slug}/keys/{OTHER_BRAND_KEY}/delete/")
     other = world[0].__class__.objects.get(slug="other-brand")
-    assert BrandCache(other).get(OTHER_BRAND_KEY) == "secret"
+    assert BrandCache.for_brand(other).get(OTHER_BRAND_KEY) == "secret"

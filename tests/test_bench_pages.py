@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 
-from brands.bench_pages import page_benchmarks
+from brands.bench.pages import page_benchmarks
 from brands.models import Brand, UsageSnapshot
 from tests.conftest import delete_session_keys
 

@@ -12,7 +12,7 @@ from brands.cache import BrandCache, CacheKeyError
 
 @pytest.fixture
 def cache(brand) -> BrandCache:
-    return BrandCache(brand)
+    return BrandCache.for_brand(brand)
 
 
 def fill(cache: BrandCache, names: list[str]) -> None:
@@ -132,7 +132,7 @@ def test_stored_bytes_across_batches(cache):
 
 
 def test_export_import_round_trip(brand_factory):
-    source, target = BrandCache(brand_factory()), BrandCache(brand_factory(max_keys=3))
+    source, target = BrandCache.for_brand(brand_factory()), BrandCache.for_brand(brand_factory(max_keys=3))
     for i in range(4):
         source.set(f"k{i}", {"i": i}, 600)
     lines = list(source.export_lines(batch=3))

@@ -36,7 +36,7 @@ def run_all(target, brand, per_worker_arg) -> list:
 def test_key_limit_is_exact_under_concurrent_fill(brand_factory):
     brand = brand_factory(max_keys=1000)
     written = run_all(concurrency_workers.fill, brand, 250)  # 2,000 attempts for 1,000 slots
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     assert sum(written) == 1000
     assert cache.live_count() == 1000
     assert cache.refused_writes()["key_limit"] == 1000
@@ -57,10 +57,10 @@ def test_set_if_absent_has_exactly_one_winner(brand):
     for key_index in range(50):
         winners = [worker_results[key_index] for worker_results in outcomes]
         assert winners.count(True) == 1
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     assert cache.live_count() == 50
 
 
 def test_concurrent_increments_add_exactly(brand):
     run_all(concurrency_workers.increment, brand, 500)
-    assert BrandCache(brand).get("counter") == PROCESSES * 500
+    assert BrandCache.for_brand(brand).get("counter") == PROCESSES * 500

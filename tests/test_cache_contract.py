@@ -9,18 +9,18 @@ import pytest
 
 from brands.cache import (
     BrandCache,
+    BrandKeys,
     CacheKeyError,
     CacheTTLError,
     CacheUnavailable,
     CacheValueError,
     NotANumberError,
 )
-from brands.cache.layout import BrandKeys
 
 
 @pytest.fixture
 def cache(brand) -> BrandCache:
-    return BrandCache(brand)
+    return BrandCache.for_brand(brand)
 
 
 def ttl_of(cache: BrandCache, key: str) -> float:
@@ -117,7 +117,7 @@ def test_invalid_json_text_is_refused(cache):
 
 
 def test_size_limit_counts_utf8_bytes_of_json_text(brand_factory):
-    cache = BrandCache(brand_factory(max_value_bytes=10))
+    cache = BrandCache.for_brand(brand_factory(max_value_bytes=10))
     assert cache.set("k", "12345678") is True  # '"12345678"' = 10 bytes
     assert cache.set("k2", "123456789") is False  # 11 bytes
     assert cache.set("k3", "\u00e9\u00e9\u00e9\u00e9") is True  # 2 quotes + 4 x 2 bytes = 10
@@ -144,7 +144,7 @@ def test_value_at_exactly_the_limit_is_accepted(cache):
 
 
 def test_default_ttl_applies_when_omitted(brand_factory):
-    cache = BrandCache(brand_factory(default_ttl=100, max_ttl=3600))
+    cache = BrandCache.for_brand(brand_factory(default_ttl=100, max_ttl=3600))
     cache.set("a", 1)
     cache.set_if_absent("b", 1)
     cache.increment("c")
@@ -213,7 +213,7 @@ def test_expired_key_reads_as_missing(cache):
 
 
 def test_key_limit_refuses_new_keys_allows_overwrite(brand_factory):
-    cache = BrandCache(brand_factory(max_keys=3))
+    cache = BrandCache.for_brand(brand_factory(max_keys=3))
     for key in "abc":
         assert cache.set(key, 1) is True
     assert cache.set("d", 1) is False
@@ -229,7 +229,7 @@ def test_key_limit_refuses_new_keys_allows_overwrite(brand_factory):
 
 
 def test_del_frees_slot_at_once(brand_factory):
-    cache = BrandCache(brand_factory(max_keys=2))
+    cache = BrandCache.for_brand(brand_factory(max_keys=2))
     cache.set("a", 1)
     cache.set("b", 1)
     assert cache.set("c", 1) is False
@@ -239,7 +239,7 @@ def test_del_frees_slot_at_once(brand_factory):
 
 
 def test_expiry_frees_slot(brand_factory):
-    cache = BrandCache(brand_factory(max_keys=2))
+    cache = BrandCache.for_brand(brand_factory(max_keys=2))
     cache.set("short", 1, 1)
     cache.set("long", 1)
     assert cache.set("c", 1) is False
@@ -250,8 +250,8 @@ def test_expiry_frees_slot(brand_factory):
 
 
 def test_refused_counter_is_per_brand(brand_factory):
-    small = BrandCache(brand_factory(max_keys=1))
-    other = BrandCache(brand_factory())
+    small = BrandCache.for_brand(brand_factory(max_keys=1))
+    other = BrandCache.for_brand(brand_factory())
     small.set("a", 1)
     small.set("b", 1)
     assert small.refused_writes()["total"] == 1
@@ -347,7 +347,7 @@ def test_increment_to_infinity_throws_and_changes_nothing(cache):
 
 
 def test_increment_respects_value_size(brand_factory):
-    cache = BrandCache(brand_factory(max_value_bytes=3))
+    cache = BrandCache.for_brand(brand_factory(max_value_bytes=3))
     assert cache.increment("k", 100) == 100
     assert cache.increment("k", 900) is None
     assert cache.get("k") == 100
@@ -359,7 +359,7 @@ def test_increment_respects_value_size(brand_factory):
 
 
 def test_brands_are_isolated(brand_factory):
-    one, two = BrandCache(brand_factory()), BrandCache(brand_factory(max_keys=1))
+    one, two = BrandCache.for_brand(brand_factory()), BrandCache.for_brand(brand_factory(max_keys=1))
     one.set("shared", "one")
     one.set("only-one", 1)
     assert two.get("shared") is None and two.has("only-one") is False
@@ -375,7 +375,7 @@ def test_brands_are_isolated(brand_factory):
 
 
 def test_key_text_cannot_reach_another_brand(brand_factory):
-    victim, attacker = BrandCache(brand_factory()), BrandCache(brand_factory())
+    victim, attacker = BrandCache.for_brand(brand_factory()), BrandCache.for_brand(brand_factory())
     victim.set("secret", "s")
     # Keys with braces or the victim's full Redis name are invalid, and valid look-alikes stay
     # inside the attacker's own hash tag.
@@ -398,7 +398,7 @@ def test_one_brand_one_hash_tag(brand):
 
 
 def test_unavailable_soft_failures(brand, dead_redis):
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     assert cache.get("k") is None
     assert cache.has("k") is False
     assert cache.set("k", 1) is False
@@ -410,16 +410,16 @@ def test_unavailable_soft_failures(brand, dead_redis):
 
 def test_unavailable_validation_still_raises(brand, dead_redis):
     with pytest.raises(CacheKeyError):
-        BrandCache(brand).get("bad key")
+        BrandCache.for_brand(brand).get("bad key")
 
 
 def test_unavailable_raises_for_admin_and_strict_callers(brand, dead_redis):
-    strict = BrandCache(brand, raise_unavailable=True)
+    strict = BrandCache.for_brand(brand, raise_unavailable=True)
     with pytest.raises(CacheUnavailable):
         strict.set("k", 1)
     with pytest.raises(CacheUnavailable):
         strict.get("k")
-    soft = BrandCache(brand)
+    soft = BrandCache.for_brand(brand)
     for admin_call in [soft.live_count, soft.list_keys, soft.namespace_tree, soft.refused_writes,
                        soft.stored_bytes, lambda: soft.key_info("k"), lambda: soft.delete_prefix("a"),
                        lambda: soft.count_prefix("a"), lambda: list(soft.export_lines()),

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from brands.cache import BrandCache, CacheKeyError
-from brands.cache.validation import to_json, utf8_size, validate_key
+from brands.cache import BrandCache, CacheKeyError, to_json, utf8_size, validate_key
 
 KEY_ALPHABET = string.ascii_letters + string.digits + "_.:-"
 REFERENCE = re.compile(r"\A[a-zA-Z0-9_.:-]{1,200}\Z")
@@ -59,7 +58,7 @@ def test_size_is_utf8_bytes_of_compact_json(value):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=json_values)
 def test_write_accepted_exactly_when_within_size_limit(brand_factory, value):
-    cache = BrandCache(brand_factory(max_value_bytes=64))
+    cache = BrandCache.for_brand(brand_factory(max_value_bytes=64))
     size = utf8_size(to_json(value))
     assert cache.set("k", value) is (size <= 64)
     if size <= 64:

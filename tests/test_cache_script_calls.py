@@ -3,13 +3,11 @@ objects); a server that does not know a script (restarted, or another server) ge
 
 from __future__ import annotations
 
-from brands.cache import BrandCache
-from brands.cache.connection import redis_client
-from brands.cache.scripts import SCRIPTS
+from brands.cache import SCRIPTS, BrandCache, redis_client
 
 
 def test_unknown_script_sha_is_loaded_and_retried(brand):
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     assert cache.set("warm", 1)
     script = SCRIPTS.get("SET", redis_client())
     real_sha = script.sha
@@ -33,7 +31,7 @@ def test_every_write_is_one_evalsha(brand, monkeypatch):
         sent.append(str(args[0]).upper())
         return execute_command(self, *args, **kwargs)
 
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     monkeypatch.setattr(type(client), "execute_command", spy)
     cache.set("a", 1)
     cache.set_if_absent("b", 2)

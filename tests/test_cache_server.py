@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from brands.cache.server import ServerInfo, server_info
+from brands.cache import ServerInfo, server_info
 
 
 def test_server_info_reports_the_live_server(db):

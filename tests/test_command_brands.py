@@ -13,8 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from brands.cache import BrandCache
-from brands.cache.connection import redis_client
+from brands.cache import BrandCache, redis_client
 from brands.models import Brand
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +78,7 @@ def test_list_shows_every_brand_with_limits(brand_factory):
 def test_usage_reports_live_keys_refusals_and_bytes(brand_factory):
     brand = brand_factory("used", max_keys=4, max_value_bytes=10)
     brand_factory("idle")
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     assert cache.set("a", "xyz")  # "xyz" with quotes: 5 bytes
     assert cache.set("b", 12345)  # 5 bytes
     assert cache.set("c", "too long for ten bytes") is False  # refused: value size
@@ -95,7 +94,7 @@ def test_usage_reports_live_keys_refusals_and_bytes(brand_factory):
 def test_delete_removes_the_brand_and_its_keys(brand_factory):
     brand = brand_factory("gone")
     keep = brand_factory("kept")
-    cache, other = BrandCache(brand), BrandCache(keep)
+    cache, other = BrandCache.for_brand(brand), BrandCache.for_brand(keep)
     for i in range(5):
         assert cache.set(f"k{i}", i)
     assert other.set("k0", "mine")

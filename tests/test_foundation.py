@@ -149,7 +149,7 @@ def test_seed_demo_is_idempotent(db, capsys, monkeypatch):
     user = get_user_model().objects.get(username="demo")
     assert user.check_password("demo-pass-123")
     assert Membership.objects.get(user=user).role == "admin"
-    cache = BrandCache.for_slug("demo")
+    cache = BrandCache.for_brand(Brand.objects.get(slug="demo"))
     assert cache.live_count() == len(SAMPLE_KEYS)
     assert cache.get("page:home:views") == 42
     cache.set("page:home:views", 43)

@@ -23,12 +23,12 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
 def two_brands(brand_factory):
     alpha = brand_factory("alpha", max_keys=5)
     beta = brand_factory("beta")
-    cache = BrandCache(alpha)
+    cache = BrandCache.for_brand(alpha)
     for i in range(5):
         cache.set(f"k{i}", i)
     cache.set("over", 1)  # refused by the key limit
     cache.set("big", "x" * 600)  # refused by the value size
-    BrandCache(beta).set("only", 1)
+    BrandCache.for_brand(beta).set("only", 1)
     for ok in (True, True, False):
         ScriptRun.objects.create(brand=alpha, code="1", ok=ok)
     return alpha, beta

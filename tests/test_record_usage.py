@@ -30,11 +30,11 @@ def test_records_one_snapshot_per_active_brand_with_live_figures(brand_factory):
     inactive = brand_factory("inactive")
     inactive.is_active = False
     inactive.save()
-    cache = BrandCache(full)
+    cache = BrandCache.for_brand(full)
     for i in range(3):
         assert cache.set(f"k{i}", "x" * 10)  # JSON text "xxxxxxxxxx" with quotes: 12 bytes
     assert cache.set("k3", 1) is False  # refused by the key limit
-    BrandCache(inactive).set("ignored", 1)
+    BrandCache.for_brand(inactive).set("ignored", 1)
 
     output = run()
 

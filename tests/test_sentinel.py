@@ -67,7 +67,7 @@ def test_cache_service_works_through_sentinel(brand, settings, sentinel_pair):
             "OPTIONS": sentinel_options(f"127.0.0.1:{sentinel_pair}"),
         }
     }
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     assert cache.set("via:sentinel", {"ok": True}) is True
     assert cache.increment("via:count", 2) == 2
     assert cache.get("via:sentinel") == {"ok": True}

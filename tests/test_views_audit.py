@@ -15,7 +15,7 @@ HX = {"HTTP_HX_REQUEST": "true"}
 def test_every_change_from_the_pages_is_recorded(client, brand, member_factory):
     user = member_factory(brand, username="alice")
     client.force_login(user)
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     base = f"/b/{brand.slug}/keys/"
     client.post(base + "new/", {"key": "n", "value": "1", "ttl": "60"})
     client.post(base + "new/", {"key": "bad key", "value": "1", "ttl": "60"})
@@ -47,7 +47,7 @@ def test_every_change_from_the_pages_is_recorded(client, brand, member_factory):
 
 def test_reads_are_not_recorded(client, brand, member_factory):
     client.force_login(member_factory(brand))
-    BrandCache(brand).set("k", 1)
+    BrandCache.for_brand(brand).set("k", 1)
     for url in ("keys/", "keys/k/", "keys/bulk/", "keys/bulk/export/", "keys/bulk/delete/?prefix=k"):
         response = client.get(f"/b/{brand.slug}/{url}")
         assert response.status_code == 200

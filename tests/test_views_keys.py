@@ -24,7 +24,7 @@ def admin_client(client, brand, member_factory):
 
 @pytest.fixture
 def cache(brand) -> BrandCache:
-    return BrandCache(brand)
+    return BrandCache.for_brand(brand)
 
 
 def keys_url(brand, suffix: str = "") -> str:
@@ -236,7 +236,7 @@ def test_save_refusals_show_the_reason_and_change_nothing(admin_client, brand, c
 def test_size_limit_counts_compact_utf8_bytes(admin_client, brand_factory, member_factory, client):
     brand = brand_factory(max_value_bytes=10)
     client.force_login(member_factory(brand))
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     # Pretty-printed it is long, compact it is [1,2,3] (7 bytes): accepted.
     pretty = "[\n  1,\n  2,\n  3\n]"
     assert client.post(keys_url(brand, "k/"), {"value": pretty, "ttl": "60"}).status_code == 302
@@ -331,7 +331,7 @@ def test_create_refusals_show_the_reason_and_change_nothing(admin_client, brand,
 def test_create_refused_at_the_key_limit(client, brand_factory, member_factory):
     brand = brand_factory(max_keys=2)
     client.force_login(member_factory(brand))
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     cache.set("a", 1)
     cache.set("b", 2)
     response = client.post(keys_url(brand, "new/"), {"key": "c", "value": "3", "ttl": "60"})
@@ -418,7 +418,7 @@ def test_export_import_round_trip_with_a_refused_line(client, brand_factory, bra
     assert "<strong>3</strong> keys written, <strong>3</strong> lines refused" in body
     assert "<td class=\"num\">4</td><td class=\"mono\">bad key</td>" in body
     assert "not a JSON line" in body and "above the limit of 512 bytes" in body
-    copy = BrandCache(target)
+    copy = BrandCache.for_brand(target)
     assert copy.get("a:1") == {"x": "ü"} and copy.get("a:2") == [1, None, True] and copy.get("b") == "<b>"
     assert copy.key_info("a:1").ttl_seconds <= 100
     entry = AuditEntry.objects.get(brand=target, action="bulk.import")
@@ -435,7 +435,7 @@ def test_import_needs_a_file(admin_client, brand):
 
 def test_brand_layout_nav_role_and_usage_bar(client, brand_factory, member_factory):
     brand = brand_factory(max_keys=10)
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     for i in range(8):
         cache.set(f"k{i}", i)
     client.force_login(member_factory(brand, Membership.Role.VIEWER))
@@ -461,7 +461,7 @@ def test_usage_bar_partial(admin_client, brand, cache):
 def test_home_lists_brands_with_usage(client, brand_factory, member_factory, staff_user):
     one = brand_factory("one", max_keys=4)
     two = brand_factory("two")
-    BrandCache(one).set("a", 1)
+    BrandCache.for_brand(one).set("a", 1)
     client.force_login(staff_user)
     body = client.get("/").content.decode()
     assert "<strong>1</strong> / 4 keys · 25%" in body and "<strong>0</strong> / 50,000 keys" in body

@@ -23,7 +23,7 @@ def edit_url(brand) -> str:
 
 
 def fill(brand, n: int) -> None:
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     for i in range(n):
         assert cache.set(f"k{i}", i)
 
@@ -103,7 +103,7 @@ def three(brand_factory):
     fill(low, 5)  # 5 %
     fill(mid, 8)  # 80 %
     fill(high, 19)  # 95 %
-    BrandCache(low).set("big", "x" * 600)  # one refused write
+    BrandCache.for_brand(low).set("big", "x" * 600)  # one refused write
     UsageSnapshot.objects.create(brand=mid, taken_at="2026-01-01T00:00:00Z", live_keys=1, max_keys=10)
     return low, mid, high
 
@@ -262,7 +262,7 @@ def test_htmx_save_updates_audits_and_toasts(client, staff_user, brand):
     assert entry.action == "quota.update" and entry.user == staff_user and entry.outcome == "ok"
     assert "max_keys: 50000 -> 1234" in entry.detail and "default_ttl: 3600 -> 60" in entry.detail
     # The new limit takes effect for the cache service at once.
-    assert BrandCache(Brand.objects.get(pk=brand.pk)).limits.max_keys == 1234
+    assert BrandCache.for_brand(Brand.objects.get(pk=brand.pk)).limits.max_keys == 1234
 
 
 def test_full_page_save_redirects_with_a_message(client, staff_user, brand):

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from brands.cache import BrandCache
 from brands.models import Membership, UsageSnapshot
-from brands.usage_report import MAX_CHART_POINTS, usage_chart, usage_level
+from brands.usage import MAX_CHART_POINTS, usage_chart, usage_level
 
 
 def url(brand, **params) -> str:
@@ -72,10 +72,10 @@ def test_unknown_brand_is_404_even_for_staff(client, staff_user, db):
 
 def test_no_other_brand_key_names_leak(client, brand_factory, member_factory):
     mine, theirs = brand_factory("mine"), brand_factory("theirs")
-    BrandCache(mine).set("public:one", 1)
+    BrandCache.for_brand(mine).set("public:one", 1)
     for i in range(5):
-        BrandCache(theirs).set(f"topsecretns:key{i}", i)
-    BrandCache(theirs).set("leafsecret", 1)
+        BrandCache.for_brand(theirs).set(f"topsecretns:key{i}", i)
+    BrandCache.for_brand(theirs).set("leafsecret", 1)
     client.force_login(member_factory(mine))
     html = client.get(url(mine)).content.decode()
     assert "public:" in html
@@ -92,7 +92,7 @@ def test_no_other_brand_key_names_leak(client, brand_factory, member_factory):
 )
 def test_bar_level_at_80_and_95_percent(client, brand_factory, member_factory, live, level):
     brand = brand_factory(max_keys=100)
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     for i in range(live):
         cache.set(f"k{i}", 1)
     client.force_login(member_factory(brand))
@@ -109,7 +109,7 @@ def test_bar_level_at_80_and_95_percent(client, brand_factory, member_factory, l
 
 def test_bar_never_overflows_when_the_limit_was_lowered(client, brand_factory, member_factory):
     brand = brand_factory(max_keys=10)
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     for i in range(10):
         cache.set(f"k{i}", 1)
     brand.quota.max_keys = 5
@@ -122,7 +122,7 @@ def test_bar_never_overflows_when_the_limit_was_lowered(client, brand_factory, m
 
 def test_stored_bytes_and_refused_writes(client, brand_factory, member_factory):
     brand = brand_factory(max_keys=2, max_value_bytes=20)
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     cache.set("a", "x" * 8)  # 10 bytes of JSON text
     cache.set("b", "y" * 8)
     cache.set("c", 1)  # key limit
@@ -136,7 +136,7 @@ def test_stored_bytes_and_refused_writes(client, brand_factory, member_factory):
 
 def test_top_namespaces_sorted_by_count_top_ten(client, brand_factory, member_factory):
     brand = brand_factory()
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     for n in range(12):  # namespace nsN holds N + 1 keys
         for i in range(n + 1):
             cache.set(f"ns{n:02d}:k{i}", 1)

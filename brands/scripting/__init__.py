@@ -3,22 +3,41 @@
     from brands.scripting import run_script
     result = run_script(brand, "cache.increment('page:home:views')")
 
-``result`` is the execution result of CONTRACT.md. Imports go one way: views -> scripting -> cache.
+``result`` is the execution result of docs/contract.md#execution-result. Imports go one way:
+views -> scripting -> cache.
+
+    pool.py      long-lived worker processes and the wall-clock limit (parent side)
+    worker.py    the worker process: JSON lines over pipes
+    sandbox.py   one execution inside a worker: QuickJS context and the host functions
+    prelude.js   the script globals, evaluated before the user's code
+    outcome.py   what an execution produced, and the execution result's JSON form
+    limits.py    the sandbox's fixed bounds
+    history.py   the console's history (ScriptRun) and its audit entries; imported as
+                 brands.scripting.history, not from here: a worker process imports this package
+                 before Django is set up, so nothing here may import the models
+    examples.py  the console's example scripts
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
+from brands.cache import CacheLimits
 from brands.scripting import limits
+from brands.scripting.examples import EXAMPLES, EXAMPLES_BY_SLUG
 from brands.scripting.outcome import RESULT_FIELDS, Outcome, error_info
 from brands.scripting.pool import PoolUnavailable, ScriptPool, get_pool, shutdown_pool
 
 __all__ = [
+    "EXAMPLES",
+    "EXAMPLES_BY_SLUG",
     "RESULT_FIELDS",
     "PoolUnavailable",
     "ScriptPool",
     "build_job",
     "execute_job",
     "get_pool",
+    "limits",
     "run_script",
     "shutdown_pool",
 ]
@@ -29,12 +48,7 @@ def build_job(*, brand_id: int, quota, code: str) -> dict:
     return {
         "brand_id": int(brand_id),
         "code": code,
-        "limits": {
-            "max_keys": quota.max_keys,
-            "max_value_bytes": quota.max_value_bytes,
-            "default_ttl": quota.default_ttl,
-            "max_ttl": quota.max_ttl,
-        },
+        "limits": asdict(CacheLimits.from_quota(quota)),
         "ops_limit": quota.max_ops_per_execution,
         "memory_mb": quota.script_memory_mb,
         "timeout_ms": quota.script_timeout_ms,

@@ -1,4 +1,4 @@
-// The script globals (CONTRACT.md "Script globals"), evaluated in every fresh QuickJS context
+// The script globals (docs/contract.md#script-globals), evaluated in every fresh QuickJS context
 // before the user's code. It is an expression: a function that receives the two host functions
 // and returns the runner; nothing here is reachable from user code except the globals it defines.
 //
@@ -26,30 +26,34 @@
   // Non-standard global that QuickJS adds (a high-resolution clock); not part of the contract.
   delete g.__date_clock;
 
-  // Host replies are JSON text: [0, value] for a result, [1, message] for a TypeError, [2, message]
-  // for an Error. JSON.parse builds own properties, so nothing a script put on a prototype is
-  // consulted when reading r[0] / r[1].
-  function $ca$reply(text) {
-    const r = parse(text);
-    if (r[0] === 0) return r[1];
-    if (r[0] === 1) throw new TE(r[1]);
-    throw new Err(r[1]);
+  // The wire protocol. Every host call takes one JSON text, made by the captured JSON.stringify,
+  // with named fields; JSON escapes what the quickjs package would mangle on its way to Python
+  // (a NUL ends a string there, a lone surrogate cannot become UTF-8). Replies are JSON text too:
+  // {"kind": "value", "value": ...}, {"kind": "typeError", "message": ...} or
+  // {"kind": "error", "message": ...}. JSON.parse builds own properties, and the fields read are
+  // always present, so nothing a script put on a prototype is consulted.
+  function $ca$call(host, request) {
+    const r = parse(host(stringify(request)));
+    if (r.kind === "value") return r.value;
+    if (r.kind === "typeError") throw new TE(r.message);
+    throw new Err(r.message);
   }
 
-  function $ca$kind(x) {
-    if (x === null) return "null";
-    return typeof x;
-  }
-
-  // A short description of a non-string key for the TypeError message.
-  function $ca$describe(x) {
+  // An argument as the host needs it: its type (typeof, with "null"), and the value itself for a
+  // string or a finite number; a non-finite number travels as text ("NaN", "-Infinity"), which
+  // JSON cannot carry as a number. Other values are described, never sent. Every object the
+  // prelude serialises has no prototype, so a toJSON a script put on Object.prototype cannot
+  // rewrite a call.
+  function $ca$arg(x) {
+    if (x === null) return { __proto__: null, type: "null" };
     const t = typeof x;
-    if (t === "number" || t === "boolean" || t === "bigint") return t + " " + Str(x);
-    if (x === null) return "null";
-    return t;
+    if (t === "string") return { __proto__: null, type: t, value: x };
+    if (t === "number") return x - x === 0 ? { __proto__: null, type: t, value: x } : { __proto__: null, type: t, text: Str(x) };
+    if (t === "boolean" || t === "bigint") return { __proto__: null, type: t, text: Str(x) };
+    return { __proto__: null, type: t };
   }
 
-  // [JSON text, null] or [null, why it cannot be serialised].
+  // {json: text} or {error: why it cannot be serialised}.
   function $ca$serialise(value) {
     let text;
     try {
@@ -59,31 +63,22 @@
       try {
         if (e !== null && typeof e === "object") why = "JSON.stringify failed: " + Str(e.message);
       } catch (_) { /* a hostile error object: keep the generic text */ }
-      return [null, why];
+      return { __proto__: null, error: why };
     }
     if (text === undefined) {
-      return [null, "JSON.stringify cannot serialise " + (value === undefined ? "undefined" : "a " + typeof value)];
+      return { __proto__: null, error: "JSON.stringify cannot serialise " + (value === undefined ? "undefined" : "a " + typeof value) };
     }
-    return [text, null];
-  }
-
-  // [key, its length] for a string (the host compares the length: the quickjs package cuts a
-  // string at a NUL character on its way to Python), else [null, a description].
-  function $ca$key(key) {
-    return typeof key === "string" ? [key, key.length] : [null, $ca$describe(key)];
+    return { __proto__: null, json: text };
   }
 
   function $ca$simple(op, key) {
-    const k = $ca$key(key);
-    return $ca$reply(hostCache(op, k[0], k[1], null, null, null, "undefined", null, "undefined"));
+    return $ca$call(hostCache, { __proto__: null, op: op, key: $ca$arg(key) });
   }
 
   function $ca$write(op, key, value, ttlSeconds) {
-    const k = $ca$key(key);
-    const v = $ca$serialise(value);
-    const ttlKind = $ca$kind(ttlSeconds);
-    const ttl = ttlKind === "number" ? ttlSeconds : null;
-    return $ca$reply(hostCache(op, k[0], k[1], v[0], v[1], ttl, ttlKind, null, "undefined"));
+    return $ca$call(hostCache, {
+      __proto__: null, op: op, key: $ca$arg(key), value: $ca$serialise(value), ttl: $ca$arg(ttlSeconds),
+    });
   }
 
   const cache = {
@@ -95,26 +90,19 @@
       return $ca$write("setIfAbsent", key, value, ttlSeconds);
     },
     increment: function $ca$increment(key, amount, ttlSeconds) {
-      const k = $ca$key(key);
-      const amountKind = $ca$kind(amount);
-      const ttlKind = $ca$kind(ttlSeconds);
-      return $ca$reply(hostCache(
-        "increment", k[0], k[1], null, null,
-        amountKind === "number" ? amount : null, amountKind,
-        ttlKind === "number" ? ttlSeconds : null, ttlKind,
-      ));
+      return $ca$call(hostCache, {
+        __proto__: null, op: "increment", key: $ca$arg(key), amount: $ca$arg(amount), ttl: $ca$arg(ttlSeconds),
+      });
     },
   };
   freeze(cache);
 
   function $ca$setVariable(name, value) {
-    const v = $ca$serialise(value);
-    const isString = typeof name === "string";
-    $ca$reply(hostOutput("var", isString ? name : null, isString ? name.length : $ca$kind(name), v[0], v[1]));
+    $ca$call(hostOutput, { __proto__: null, call: "var", name: $ca$arg(name), value: $ca$serialise(value) });
   }
 
   function $ca$redirect(url) {
-    $ca$reply(hostOutput("redirect", typeof url === "string" ? url : null, $ca$kind(url), null, null));
+    $ca$call(hostOutput, { __proto__: null, call: "redirect", url: $ca$arg(url) });
   }
 
   // console.log formatting: strings as they are, other values as JSON where that says more.
@@ -137,7 +125,7 @@
       for (let i = 0; i < arguments.length; i++) {
         message = i === 0 ? $ca$format(arguments[i]) : message + " " + $ca$format(arguments[i]);
       }
-      $ca$reply(hostOutput("log", level, "string", message, null));
+      $ca$call(hostOutput, { __proto__: null, call: "log", level: level, message: message });
     };
   }
 
@@ -178,7 +166,7 @@
     } catch (_) {
       message = message || "(the thrown value could not be printed)";
     }
-    report("error", name, message, stack, e === null);
+    report(stringify({ __proto__: null, kind: "error", name: name, message: message, stack: stack, threwNull: e === null }));
   }
 
   // The runner: an indirect eval runs the code as a global script and yields the completion value
@@ -197,6 +185,6 @@
     } catch (_) {
       text = null;  // BigInt, cyclic, a throwing toJSON: not JSON-serialisable -> null
     }
-    report("result", text === undefined ? null : text, null, null, false);
+    report(stringify({ __proto__: null, kind: "result", json: text === undefined ? null : text }));
   };
 })

@@ -23,14 +23,15 @@ from typing import Any
 import quickjs
 
 from brands.cache import (
+    KEY_RULE,
     BrandCache,
     CacheKeyError,
     CacheLimits,
     CacheTTLError,
     CacheValueError,
     NotANumberError,
+    validate_key,
 )
-from brands.cache.validation import KEY_RULE, describe, validate_key
 from brands.scripting import limits
 from brands.scripting.outcome import Capture, Emit, error_info
 
@@ -62,23 +63,52 @@ def js_stack_bytes() -> int:
     return max(256 * 1024, min(4 * 1024 * 1024, soft // 2))
 
 
+# Replies to the prelude (its $ca$call): JSON text with named fields, always ASCII (a lone
+# surrogate in a message must survive the way back into QuickJS).
 def _reply(value_json: str) -> str:
-    return "[0," + value_json + "]"
+    return '{"kind":"value","value":' + value_json + "}"
 
 
 _TRUE, _FALSE, _NULL = _reply("true"), _reply("false"), _reply("null")
 
 
 def _type_error(message: str) -> str:
-    return json.dumps([1, message])
+    return json.dumps({"kind": "typeError", "message": message})
 
 
 def _error(message: str) -> str:
-    return json.dumps([2, message])
+    return json.dumps({"kind": "error", "message": message})
 
 
 def _bool(value: bool) -> str:
     return _TRUE if value else _FALSE
+
+
+def _request(payload: Any) -> dict:
+    """A call's JSON payload as a dict (a script that broke JSON.stringify sends garbage)."""
+    try:
+        request = json.loads(payload) if isinstance(payload, str) else None
+    except ValueError:
+        request = None
+    return request if isinstance(request, dict) else {}
+
+
+def _arg(request: dict, name: str) -> dict:
+    arg = request.get(name)
+    return arg if isinstance(arg, dict) else {"type": "undefined"}
+
+
+def _type_of(arg: dict) -> str:
+    return str(arg.get("type", "undefined"))[:20]
+
+
+def _described(arg: dict) -> str:
+    """A short description of a key that is not a string: its type, and its value for a number,
+    boolean or bigint ("number 5", "boolean true", "undefined")."""
+    value, text = arg.get("value"), arg.get("text")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = js_number(value)
+    return f"{_type_of(arg)} {str(text)[:40]}" if isinstance(text, str) else _type_of(arg)
 
 
 def js_number(number: float) -> str:
@@ -113,19 +143,35 @@ def error_line(stack: str) -> int | None:
 class CacheHost:
     """``cache.*`` as seen from Python: the operation budget, argument checks, the service call.
 
-    The prelude sends already-classified arguments (typeof kinds, JSON text made by the real
-    JSON.stringify), but nothing is taken on trust: the budget is counted here before anything
-    else, and the service validates the key, TTL, JSON text and size again.
+    The prelude sends one JSON payload per call (named fields, arguments with their JavaScript
+    type, values as JSON text made by the real JSON.stringify), but nothing is taken on trust:
+    the budget is counted here before the payload is even read, and the service validates the
+    key, TTL, JSON text and size again.
     """
 
     def __init__(self, cache: BrandCache, capture: Capture) -> None:
         self.cache = cache
         self.capture = capture
 
-    def __call__(self, op=None, key=None, key_desc=None, value_text=None, value_error=None,
-                 a=None, a_kind="undefined", b=None, b_kind="undefined") -> str:
+    def __call__(self, payload=None) -> str:
+        op = "?"
         try:
-            return self._call(op, key, key_desc, value_text, value_error, a, a_kind, b, b_kind)
+            # The budget first: a call after it is spent performs nothing, not even validation.
+            if not self.capture.take_op():
+                request = _request(payload)
+                op = str(request.get("op", "?"))[:20]
+                return _error(
+                    f"cache.{op}: the limit of {self.capture.ops_limit} cache operations per "
+                    "execution was reached"
+                )
+            request = _request(payload)
+            op = request.get("op")
+            if op not in CACHE_OPS:
+                return _error("unknown cache operation")
+            try:
+                return self._operate(op, request)
+            except _SERVICE_ERRORS as exc:
+                return _type_error(str(exc))
         except Exception:  # never let Python raise into QuickJS
             logger.exception("cache host function failed")
             return _error(f"cache.{op}: internal error")
@@ -137,50 +183,48 @@ class CacheHost:
             self.capture.warn(text)
         self.cache.warnings.clear()
 
-    def _call(self, op, key, key_desc, value_text, value_error, a, a_kind, b, b_kind) -> str:
-        if op not in CACHE_OPS:
-            return _error("unknown cache operation")
-        # The budget first: a call after it is spent performs nothing, not even validation.
-        if not self.capture.take_op():
-            return _error(
-                f"cache.{op}: the limit of {self.capture.ops_limit} cache operations per execution "
-                "was reached"
-            )
-        try:
-            return self._operate(op, key, key_desc, value_text, value_error, a, a_kind, b, b_kind)
-        except _SERVICE_ERRORS as exc:
-            return _type_error(str(exc))
-
     @staticmethod
-    def _key(key: Any, key_desc: Any) -> str:
-        if not isinstance(key, str):
-            raise CacheKeyError(f"Invalid cache key ({str(key_desc)[:60]}): {KEY_RULE}")
-        if key_desc != len(key):
-            # The quickjs package ends a string at a NUL character; "a\0x" must not become "a".
-            raise CacheKeyError(
-                f"Invalid cache key {describe(key + '…')} (contains a NUL character): {KEY_RULE}"
-            )
+    def _key(arg: dict) -> str:
+        key = arg.get("value")
+        if arg.get("type") != "string" or not isinstance(key, str):
+            raise CacheKeyError(f"Invalid cache key ({_described(arg)}): {KEY_RULE}")
         return validate_key(key)
 
     @staticmethod
-    def _ttl(value: Any, kind: Any) -> Any:
+    def _ttl(arg: dict) -> Any:
+        kind = arg.get("type")
         if kind in ("undefined", "null"):
             return None
         if kind != "number":
             raise CacheTTLError(
-                f"Invalid TTL ({str(kind)[:20]}): "
+                f"Invalid TTL ({_type_of(arg)}): "
                 "ttlSeconds must be a finite number of seconds greater than 0"
             )
-        if not math.isfinite(value) or value <= 0:
+        value = arg.get("value")
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             # The service refuses it too; this only words the message the JavaScript way.
+            shown = arg.get("text") if value is None else js_number(value)
             raise CacheTTLError(
-                f"Invalid TTL {js_number(value)}: "
+                f"Invalid TTL {str(shown)[:40]}: "
                 "ttlSeconds must be a finite number of seconds greater than 0"
             )
         return value
 
-    def _operate(self, op, key, key_desc, value_text, value_error, a, a_kind, b, b_kind) -> str:
-        key = self._key(key, key_desc)
+    @staticmethod
+    def _amount(arg: dict) -> Any:
+        kind = arg.get("type")
+        if kind == "undefined":
+            return 1
+        value = arg.get("value")
+        if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        if kind == "number":
+            shown = str(arg.get("text"))[:40]
+            raise CacheValueError(f"Invalid increment amount {shown}: must be a finite number")
+        raise CacheValueError(f"Invalid increment amount ({_type_of(arg)}): must be a finite number")
+
+    def _operate(self, op: str, request: dict) -> str:
+        key = self._key(_arg(request, "key"))
         cache = self.cache
         if op == "get":
             text = cache.get_json(key)
@@ -190,28 +234,21 @@ class CacheHost:
         if op == "del":
             return _bool(cache.delete(key))
         if op == "increment":
-            if a_kind == "undefined":
-                amount: Any = 1
-            elif a_kind == "number" and math.isfinite(a):
-                amount = a
-            elif a_kind == "number":
-                raise CacheValueError(f"Invalid increment amount {js_number(a)}: must be a finite number")
-            else:
-                raise CacheValueError(
-                    f"Invalid increment amount ({str(a_kind)[:20]}): must be a finite number"
-                )
-            text = cache.increment_json(key, amount, self._ttl(b, b_kind))
+            amount = self._amount(_arg(request, "amount"))
+            text = cache.increment_json(key, amount, self._ttl(_arg(request, "ttl")))
             return _NULL if text is None else _reply(text)
         # set / setIfAbsent
-        if value_error is not None or not isinstance(value_text, str):
+        value = request.get("value") if isinstance(request.get("value"), dict) else {}
+        text = value.get("json")
+        if not isinstance(text, str):
             raise CacheValueError(
                 f"Cannot store the value for key {key!r}: it is not JSON-serialisable "
-                f"({str(value_error)[:200]})"
+                f"({str(value.get('error'))[:200]})"
             )
-        ttl = self._ttl(a, a_kind)
+        ttl = self._ttl(_arg(request, "ttl"))
         if op == "set":
-            return _bool(cache.set_json(key, value_text, ttl))
-        return _bool(cache.set_if_absent_json(key, value_text, ttl))
+            return _bool(cache.set_json(key, text, ttl))
+        return _bool(cache.set_if_absent_json(key, text, ttl))
 
 
 class OutputHost:
@@ -220,59 +257,67 @@ class OutputHost:
     def __init__(self, capture: Capture) -> None:
         self.capture = capture
 
-    def __call__(self, kind=None, a=None, a_kind=None, text=None, text_error=None) -> str:
+    def __call__(self, payload=None) -> str:
         try:
-            return self._call(kind, a, a_kind, text, text_error)
+            return self._call(_request(payload))
         except Exception:  # never let Python raise into QuickJS
             logger.exception("output host function failed")
             return _error("internal error")
 
-    def _call(self, kind, a, a_kind, text, text_error) -> str:
+    def _call(self, request: dict) -> str:
         capture = self.capture
-        if kind == "log":
-            if a not in LOG_LEVELS or not isinstance(text, str):
+        call = request.get("call")
+        if call == "log":
+            level, message = request.get("level"), request.get("message")
+            if level not in LOG_LEVELS or not isinstance(message, str):
                 return _type_error("console: bad log call")
-            capture.log(a, text)
+            capture.log(level, message)
             return _NULL
-        if kind == "var":
-            valid = isinstance(a, str) and 0 < len(a) <= limits.MAX_VARIABLE_NAME_CHARS and a_kind == len(a)
+        if call == "var":
+            name_arg = _arg(request, "name")
+            name = name_arg.get("value")
+            valid = (name_arg.get("type") == "string" and isinstance(name, str)
+                     and 0 < len(name) <= limits.MAX_VARIABLE_NAME_CHARS and "\0" not in name)
             if not valid:
                 return _type_error(
                     f"setVariable(name, value): name must be a non-empty string of at most "
                     f"{limits.MAX_VARIABLE_NAME_CHARS} characters (and no NUL)"
                 )
-            if text_error is not None or not isinstance(text, str):
+            value = request.get("value") if isinstance(request.get("value"), dict) else {}
+            text = value.get("json")
+            if not isinstance(text, str):
                 return _type_error(
-                    f"setVariable({a[:40]!r}, value): the value is not JSON-serialisable "
-                    f"({str(text_error)[:200]})"
+                    f"setVariable({name[:40]!r}, value): the value is not JSON-serialisable "
+                    f"({str(value.get('error'))[:200]})"
                 )
             try:
                 json.loads(text)
             except ValueError:
-                return _type_error(f"setVariable({a[:40]!r}, value): the value is not valid JSON")
-            capture.set_variable(a, text)
+                return _type_error(f"setVariable({name[:40]!r}, value): the value is not valid JSON")
+            capture.set_variable(name, text)
             return _NULL
-        if kind == "redirect":
-            if not isinstance(a, str) or len(a) > limits.MAX_REDIRECT_CHARS:
+        if call == "redirect":
+            url_arg = _arg(request, "url")
+            url = url_arg.get("value")
+            if not isinstance(url, str) or len(url) > limits.MAX_REDIRECT_CHARS:
                 return _type_error(
                     f"redirect(url): url must be a string of at most {limits.MAX_REDIRECT_CHARS} "
-                    f"characters, got {str(a_kind)[:20]}"
+                    f"characters, got {_type_of(url_arg)}"
                 )
-            capture.set_redirect(a)
+            capture.set_redirect(url)
             return _NULL
         return _error("unknown output call")
 
 
 class _Report:
-    """Where the runner leaves its outcome (the completion value's JSON text, or the error)."""
+    """Where the runner leaves its outcome: the completion value's JSON text, or the error."""
 
     def __init__(self) -> None:
-        self.kind: str | None = None
-        self.args: tuple = ()
+        self.request: dict | None = None
 
-    def __call__(self, kind=None, a=None, b=None, c=None, d=None) -> None:
-        if self.kind is None:
-            self.kind, self.args = kind, (a, b, c, d)
+    def __call__(self, payload=None) -> None:
+        if self.request is None:
+            self.request = _request(payload)
 
 
 def _out_of_memory(memory_mb: int) -> dict:
@@ -286,7 +331,7 @@ def execute(job: dict, emit: Emit) -> dict:
     started = time.perf_counter()
     memory_mb = int(job["memory_mb"])
     capture = Capture(int(job["ops_limit"]), emit)
-    cache = BrandCache.for_brand_id(int(job["brand_id"]), CacheLimits(**job["limits"]))
+    cache = BrandCache(int(job["brand_id"]), CacheLimits(**job["limits"]))
     report = _Report()
 
     context = quickjs.Context()
@@ -320,18 +365,19 @@ def execute(job: dict, emit: Emit) -> dict:
             name, _, message = first.partition(": ")
             error = error_info(name if message else "InternalError", message or first)
 
+    outcome = report.request or {}
     if error is None:
-        if report.kind == "error":
-            name, message, stack, threw_null = report.args
-            name, message, stack = str(name), str(message), str(stack or "")
+        if outcome.get("kind") == "error":
+            name, message = str(outcome.get("name")), str(outcome.get("message"))
+            stack = str(outcome.get("stack") or "")
             if (name == "InternalError" and message == "out of memory") or (
-                threw_null and _null_was_out_of_memory(context, memory_mb, job["code"])
+                outcome.get("threwNull") is True and _null_was_out_of_memory(context, memory_mb, job["code"])
             ):
                 error = _out_of_memory(memory_mb)
             else:
                 error = error_info(name, message, error_line(stack))
-        elif report.kind == "result":
-            result = _completion_value(report.args[0], capture)
+        elif outcome.get("kind") == "result":
+            result = _completion_value(outcome.get("json"), capture)
 
     duration_ms = (time.perf_counter() - started) * 1000
     return capture.to_result(ok=error is None, result=result, error=error, duration_ms=duration_ms)

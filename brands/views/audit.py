@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from brands.access import BrandAccess, brand_view
 from brands.models import AuditEntry
+from brands.views._htmx import render_page
 
 PER_PAGE = 50
 
@@ -19,5 +19,4 @@ def audit_log(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     entries = AuditEntry.objects.filter(brand=access.brand).select_related("user").order_by("-at", "-id")
     page = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
     context = {"access": access, "brand": access.brand, "page": page}
-    partial = request.htmx and not request.htmx.history_restore_request
-    return render(request, "brands/audit.html#table" if partial else "brands/audit.html", context)
+    return render_page(request, "brands/audit.html", context, partial="table")

@@ -3,8 +3,8 @@
 GET renders the page (or, for htmx, the editor loaded with an example or a past run's code);
 POST runs the code and answers the result panel (htmx), the whole page (no JavaScript) or the
 result object itself (``Accept: application/json``). Every run is recorded as a ScriptRun (the
-history) and an AuditEntry ("script.run"). Viewers see the page and the history; brand_view
-refuses their POSTs with 403.
+history) and an AuditEntry ("script.run") by brands.scripting.history. Viewers see the page and
+the history; brand_view refuses their POSTs with 403.
 """
 
 from __future__ import annotations
@@ -17,27 +17,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
 from brands.access import BrandAccess, brand_view
-from brands.audit import audit_record
-from brands.models import ScriptRun
-from brands.scripting import run_script
-from brands.scripting.examples import EXAMPLES, EXAMPLES_BY_SLUG
+from brands.scripting import EXAMPLES, EXAMPLES_BY_SLUG, run_script
+from brands.scripting.history import script_history, script_run_get, script_run_record
+from brands.views._htmx import render_page, wants_fragment
 
-HISTORY_SIZE = 20
 EXCERPT_CONTEXT = 2  # lines shown around an error's line
-_ERROR_MAX = ScriptRun._meta.get_field("error").max_length
-
-
-def _partial(request: HttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "") and not request.htmx
-
-
-def _history(access: BrandAccess) -> list[ScriptRun]:
-    runs = ScriptRun.objects.filter(brand=access.brand).select_related("user").order_by("-at", "-id")
-    return list(runs[:HISTORY_SIZE])
 
 
 def _code_from_request(request: HttpRequest) -> str:
@@ -79,30 +67,6 @@ def _result_context(result: dict, code: str) -> dict:
     }
 
 
-def _record(request: HttpRequest, access: BrandAccess, code: str, result: dict) -> ScriptRun:
-    error = result.get("error")
-    error_text = f"{error['name']}: {error['message']}"[:_ERROR_MAX] if error else ""
-    run = ScriptRun.objects.create(
-        brand=access.brand,
-        user=request.user,
-        code=code,
-        ok=result["ok"],
-        ops=result["ops"],
-        duration_ms=result["duration_ms"],
-        error=error_text,
-        result=result,
-    )
-    detail = f"run #{run.pk}: {result['ops']} cache operation(s), {result['duration_ms']:.1f} ms"
-    audit_record(
-        brand=access.brand,
-        user=request.user,
-        action="script.run",
-        outcome="ok" if result["ok"] else "error",
-        detail=f"{detail}; {error_text}" if error_text else detail,
-    )
-    return run
-
-
 def _page_context(access: BrandAccess, code: str) -> dict:
     return {
         "access": access,
@@ -110,7 +74,7 @@ def _page_context(access: BrandAccess, code: str) -> dict:
         "quota": access.brand.quota,
         "code": code,
         "examples": EXAMPLES,
-        "history": _history(access),
+        "history": script_history(access.brand),
     }
 
 
@@ -128,10 +92,9 @@ def _show(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     code = ""
     shown_run = None
     if "run" in request.GET:
-        try:
-            shown_run = ScriptRun.objects.get(brand=access.brand, pk=int(request.GET["run"]))
-        except (ValueError, ScriptRun.DoesNotExist):
-            raise Http404("No such run") from None  # another brand's run is "no such run" too
+        shown_run = script_run_get(access.brand, request.GET["run"])
+        if shown_run is None:
+            raise Http404("No such run")  # another brand's run is "no such run" too
         code = shown_run.code
     elif "example" in request.GET:
         example = EXAMPLES_BY_SLUG.get(request.GET["example"])
@@ -139,21 +102,19 @@ def _show(request: HttpRequest, access: BrandAccess) -> HttpResponse:
             raise Http404("No such example")
         code = example.code
     context = _page_context(access, code)
-    if _partial(request):
-        return render(request, "brands/console.html#editor", context)
-    if shown_run is not None:
+    if not wants_fragment(request) and shown_run is not None:
         context.update(_result_context(shown_run.result or {}, code) if shown_run.result else {})
         context["shown_run"] = shown_run
-    return render(request, "brands/console.html", context)
+    return render_page(request, "brands/console.html", context, partial="editor")
 
 
 def _run(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     code = _code_from_request(request)
     result = run_script(access.brand, code)
-    _record(request, access, code, result)
+    script_run_record(brand=access.brand, user=request.user, code=code, result=result)
     if _wants_json(request):
         return JsonResponse(result)
-    if _partial(request):
+    if wants_fragment(request):
         response = render(request, "brands/console.html#result", _result_context(result, code))
         # The history list reloads itself; the brand header's usage bar too, if keys may have changed.
         trigger_client_event(response, "script-ran", {"ok": result["ok"]})
@@ -162,11 +123,11 @@ def _run(request: HttpRequest, access: BrandAccess) -> HttpResponse:
         return response
     context = _page_context(access, code)
     context.update(_result_context(result, code))
-    return render(request, "brands/console.html", context)
+    return render_page(request, "brands/console.html", context)
 
 
 @brand_view()
 @require_GET
 def console_history(request: HttpRequest, access: BrandAccess) -> HttpResponse:
-    return render(request, "brands/console.html#history", {"access": access, "brand": access.brand,
-                                                           "history": _history(access)})
+    return render(request, "brands/console.html#history",
+                  {"access": access, "brand": access.brand, "history": script_history(access.brand)})

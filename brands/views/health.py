@@ -6,7 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from brands.cache.connection import ping
+from brands.cache import ping
 
 
 def _database_ok() -> bool:

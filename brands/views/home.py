@@ -6,7 +6,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from brands.access import accessible_brands
-from brands.cache import CacheUnavailable, brands_usage
+from brands.cache import CacheUnavailable
+from brands.usage import brands_usage
 
 
 @login_required

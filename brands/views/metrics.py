@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from brands.metrics import metrics_text
+from brands.usage import metrics_text
 
 
 def _token_ok(request: HttpRequest) -> bool:

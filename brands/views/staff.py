@@ -16,11 +16,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
-from brands.cache import CacheUnavailable
-from brands.cache.server import server_info
+from brands.cache import CacheUnavailable, server_info
 from brands.models import Brand
-from brands.quota_monitor import MonitorQuery, QuotaRow, quota_csv, quota_rows
-from brands.quota_settings import QuotaSettingsForm, quota_settings_update
+from brands.usage import (
+    MonitorQuery,
+    QuotaRow,
+    QuotaSettingsForm,
+    quota_csv,
+    quota_rows,
+    quota_settings_update,
+)
+from brands.views._htmx import render_page, toast, wants_fragment
 
 # (field, heading, numeric): numeric columns sort descending first, text ones ascending.
 COLUMNS = (
@@ -89,11 +95,11 @@ def _table_rows(rows: list[QuotaRow]) -> list[dict]:
             "slug": row.slug,
             "name": row.name,
             "active": row.brand.is_active,
-            "level": row.level,
+            "level": row.usage.level,
             "live": f"{row.live_keys:,}",
             "limit": f"{row.max_keys:,}",
             "percent": f"{row.percent:.1f}",
-            "bar": f"{row.bar_percent:.1f}",
+            "bar": f"{row.usage.bar_percent:.1f}",
             "refused": f"{row.refused_writes:,}",
             "taken_iso": taken.isoformat() if taken else "",
             "taken": taken.strftime("%Y-%m-%d %H:%M") if taken else "",
@@ -120,14 +126,15 @@ def quotas(request: HttpRequest) -> HttpResponse:
         "columns": _columns(query),
         "csv_href": f"{reverse('staff-quotas')}?{urlencode({**query.params(), 'format': 'csv'})}",
     }
-    if request.htmx:
+    if wants_fragment(request):
+        # Sorting and filtering swap the table only; the Redis panel stays as it is.
         return render(request, "staff/quotas.html#quota-table", context)
     try:
         context["server"] = server_info()
         context["server_uptime"] = _uptime(context["server"].uptime_seconds)
     except CacheUnavailable:
         context["server"] = None
-    return render(request, "staff/quotas.html", context)
+    return render_page(request, "staff/quotas.html", context)
 
 
 @staff_required
@@ -139,19 +146,16 @@ def quota_edit(request: HttpRequest, slug: str) -> HttpResponse:
         changed = quota_settings_update(form=form, user=request.user)
         text = (f"Quota of {brand.slug} saved ({', '.join(changed)})." if changed
                 else f"Quota of {brand.slug} unchanged.")
-        if request.htmx:
+        if wants_fragment(request):
             # The editor closes (empty swap) and the monitor's table reloads itself on
             # "quotas-changed", keeping the current sort and filters.
-            response = HttpResponse("")
-            trigger_client_event(response, "toast", {"message": text, "level": "ok"})
+            response = toast(HttpResponse(""), text)
             return trigger_client_event(response, "quotas-changed", {"slug": brand.slug})
         messages.success(request, text)
         return redirect("staff-quotas")
     context = {"brand": brand, "form": form}
-    if request.htmx:
-        if request.method == "GET":
-            # The editor opens above the table, perhaps far from the row clicked: move focus
-            # into it (htmx focuses an [autofocus] element after the swap).
-            form.fields["max_keys"].widget.attrs["autofocus"] = True
-        return render(request, "staff/quota_edit.html#quota-form", context)
-    return render(request, "staff/quota_edit.html", context)
+    if wants_fragment(request) and request.method == "GET":
+        # The editor opens above the table, perhaps far from the row clicked: move focus into
+        # it (htmx focuses an [autofocus] element after the swap).
+        form.fields["max_keys"].widget.attrs["autofocus"] = True
+    return render_page(request, "staff/quota_edit.html", context, partial="quota-form")

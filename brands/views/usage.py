@@ -1,4 +1,5 @@
-"""The usage page: live usage of one brand and its key count over time."""
+"""The usage page of one brand (live usage and its key count over time), and the brand header's
+usage bar on its own."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from brands.access import BrandAccess, brand_view
-from brands.usage_report import DEFAULT_PERIOD, PERIOD_LABELS, usage_chart, usage_summary
+from brands.usage import DEFAULT_PERIOD, PERIOD_LABELS, usage_chart, usage_summary
+from brands.views._htmx import brand_usage_or_none, render_page, wants_fragment
 
 
 @brand_view()
@@ -21,8 +23,18 @@ def usage(request: HttpRequest, access: BrandAccess) -> HttpResponse:
         "periods": list(PERIOD_LABELS.items()),
         "period_label": PERIOD_LABELS[chart.period],
     }
-    if request.htmx:
+    if wants_fragment(request):
         # Switching the period redraws the chart only; the live figures stay as they are.
         return render(request, "brands/usage.html#usage-chart", context)
-    context["summary"] = usage_summary(access.brand)
-    return render(request, "brands/usage.html", context)
+    summary = usage_summary(access.brand)
+    # The header's bar shows the same figures the page computed: no second round trip.
+    context.update(summary=summary, brand_usage=summary.usage)
+    return render_page(request, "brands/usage.html", context)
+
+
+@brand_view()
+@require_GET
+def usage_bar(request: HttpRequest, access: BrandAccess) -> HttpResponse:
+    """The brand header's usage bar alone, reloaded after a change (event "usage-changed")."""
+    return render(request, "brands/brand_base.html#usage",
+                  {"access": access, "brand": access.brand, "brand_usage": brand_usage_or_none(access.brand)})

@@ -66,7 +66,7 @@ def _shop_keys() -> list[tuple[str, object, int]]:
 
 
 def _fill(brand: Brand, count: int, namespace: str) -> None:
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     for i in range(count):
         cache.set(f"{namespace}:{i:03d}", {"n": i}, 3600)
 
@@ -90,7 +90,7 @@ def _snapshots(brand: Brand, *, start: int, end: int, days: int = 7, step_hours:
 
 def build_demo(brand_factory, user_factory) -> Demo:
     brand = brand_factory("northwind", name="Northwind Outfitters", max_keys=60)
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     for key, value, ttl in _shop_keys():
         assert cache.set(key, value, ttl), (key, cache.warnings)
     # One refused write, so the usage page's refused counter is not a bare zero.
@@ -112,7 +112,7 @@ def build_demo(brand_factory, user_factory) -> Demo:
     _fill(others[2], 12, "job")
     Membership.objects.create(user=admin, brand=others[2], role=Membership.Role.VIEWER)
 
-    live = BrandCache(brand).live_count()
+    live = BrandCache.for_brand(brand).live_count()
     _snapshots(brand, start=max(live - 18, 1), end=live)
     _snapshots(others[0], start=22, end=39)
     _snapshots(others[1], start=10, end=25)

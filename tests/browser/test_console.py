@@ -60,7 +60,7 @@ def test_run_a_script_with_ctrl_enter(login_page, brand_factory, member_factory)
     # The history reloads itself after the run.
     expect(page.locator("#history tbody tr")).to_have_count(1)
     expect(page.locator("#history tbody tr .badge")).to_have_text("ok")
-    assert BrandCache(brand).get("visits") == 4
+    assert BrandCache.for_brand(brand).get("visits") == 4
 
 
 def test_endless_loop_times_out_and_the_page_stays_usable(login_page, brand_factory, member_factory):

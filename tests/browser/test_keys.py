@@ -22,7 +22,7 @@ KEYS = [
 @pytest.fixture
 def shop(brand_factory):
     brand = brand_factory("shop", name="Shop")
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     for key in KEYS:
         assert cache.set(key, {"k": key}, 600)
     return brand
@@ -102,7 +102,7 @@ def test_create_key_with_validation_errors_then_edit_ttl_and_delete(login_page, 
     expect(page.locator(".errorlist")).to_be_hidden()  # the server's message was about older text
     create.click()
     expect(page.locator(".errorlist")).to_contain_text("above this brand's limit of 512 bytes")
-    assert not BrandCache(shop).has("promo:spring")
+    assert not BrandCache.for_brand(shop).has("promo:spring")
 
     page.get_by_label("Value (JSON)").fill('{"discount": 20, "until": "2024-05-31"}')
     expect(page.locator("[data-json-status]")).to_contain_text("Valid JSON")
@@ -116,7 +116,7 @@ def test_create_key_with_validation_errors_then_edit_ttl_and_delete(login_page, 
     ttl.fill("120")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#toasts .toast")).to_contain_text("Saved promo:spring.")
-    remaining = BrandCache(shop).key_info("promo:spring").ttl_seconds
+    remaining = BrandCache.for_brand(shop).key_info("promo:spring").ttl_seconds
     assert 60 < remaining <= 120
 
     # Delete asks first: dismissing keeps the key, accepting deletes it.
@@ -130,17 +130,17 @@ def test_create_key_with_validation_errors_then_edit_ttl_and_delete(login_page, 
     page.get_by_role("button", name="Delete key").click()
     expect(page.get_by_role("button", name="Delete key")).to_be_visible()
     assert messages == ["Delete the key promo:spring? This cannot be undone."]
-    assert BrandCache(shop).has("promo:spring")
+    assert BrandCache.for_brand(shop).has("promo:spring")
 
     page.once("dialog", lambda d: answer(d, True))
     page.get_by_role("button", name="Delete key").click()
     expect(page.locator("#key-panel")).to_contain_text("was deleted")
     expect(page.locator("#toasts .toast").last).to_contain_text("Deleted promo:spring.")
-    assert not BrandCache(shop).has("promo:spring")
+    assert not BrandCache.for_brand(shop).has("promo:spring")
 
 
 def test_bulk_delete_by_prefix_shows_the_count_first(login_page, shop, member_factory):
-    cache = BrandCache(shop)
+    cache = BrandCache.for_brand(shop)
     for i in range(7):
         cache.set(f"tmp:{i}", i, 600)
     page = login_page(member_factory(shop))

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def fill(brand, count: int) -> None:
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     for i in range(count):
         assert cache.set(f"item:{i}", i, 600)
 

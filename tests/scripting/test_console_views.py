@@ -10,7 +10,7 @@ from django.test import Client
 
 from brands.cache import BrandCache
 from brands.models import AuditEntry, Membership, ScriptRun
-from brands.scripting.examples import EXAMPLES
+from brands.scripting import EXAMPLES
 
 HX = {"HTTP_HX_REQUEST": "true"}
 JSON_ACCEPT = {"HTTP_ACCEPT": "application/json"}
@@ -68,7 +68,7 @@ def test_htmx_run_returns_the_result_partial_and_records_the_run(admin_client, b
     assert run.result["variables"] == {"view_count": 1}
     entry = AuditEntry.objects.get(brand=brand)
     assert (entry.action, entry.outcome, entry.user) == ("script.run", "ok", admin)
-    assert BrandCache(brand).get("page:home:views") == 1
+    assert BrandCache.for_brand(brand).get("page:home:views") == 1
 
 
 def test_a_failed_run_shows_the_error_with_its_line_and_warnings(admin_client, brand):
@@ -187,7 +187,7 @@ def test_viewer_sees_console_and_history_but_cannot_run(client, brand, member_fa
     assert client.get(console_url(brand, "history/"), **HX).status_code == 200
     for headers in (HX, JSON_ACCEPT, {}):
         assert client.post(console_url(brand), {"code": "cache.set('v', 1)"}, **headers).status_code == 403
-    assert not BrandCache(brand).has("v")
+    assert not BrandCache.for_brand(brand).has("v")
     assert ScriptRun.objects.filter(brand=brand).count() == 1
 
 
@@ -202,7 +202,7 @@ def test_non_members_get_404_and_anonymous_users_the_login_page(client, brand, b
     assert client.get(console_url(brand)).status_code == 404
     assert client.post(console_url(brand), {"code": "cache.set('x', 1)"}, **JSON_ACCEPT).status_code == 404
     assert client.get(console_url(brand, "history/")).status_code == 404
-    assert not BrandCache(brand).has("x")
+    assert not BrandCache.for_brand(brand).has("x")
     client.logout()
     response = client.get(console_url(brand))
     assert response.status_code == 302 and "/login/" in response["Location"]
@@ -214,14 +214,14 @@ def test_csrf_is_enforced(brand, admin, script_pool):
     client.force_login(admin)
     refused = client.post(console_url(brand), {"code": "cache.set('csrf', 1)"}, **HX)
     assert refused.status_code == 403
-    assert not BrandCache(brand).has("csrf")
+    assert not BrandCache.for_brand(brand).has("csrf")
     # With the token the page carries (base.html sends it in hx-headers), the run goes through.
     page = client.get(console_url(brand))
     token = page.context["csrf_token"]
     accepted = client.post(console_url(brand), {"code": "cache.set('csrf', 1)"},
                            HTTP_X_CSRFTOKEN=str(token), **HX)
     assert accepted.status_code == 200
-    assert BrandCache(brand).get("csrf") == 1
+    assert BrandCache.for_brand(brand).get("csrf") == 1
 
 
 def test_other_methods_are_refused(admin_client, brand):

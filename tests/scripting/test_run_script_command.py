@@ -47,7 +47,7 @@ def test_a_script_file_runs_and_prints_the_result(command, brand, tmp_path):
     result = json.loads(out)
     assert result["ok"] is True and result["result"] == "counted"
     assert result["variables"] == {"views": 1} and result["ops"] == 1
-    assert BrandCache(brand).get("views") == 1
+    assert BrandCache.for_brand(brand).get("views") == 1
 
 
 def test_stdin_with_dash(command, brand):
@@ -63,7 +63,7 @@ def test_a_failing_script_exits_1_and_still_prints_the_result(command, brand):
     result = json.loads(out)
     assert result["ok"] is False
     assert result["error"]["name"] == "ReferenceError" and result["error"]["line"] == 2
-    assert BrandCache(brand).get("k") == 1
+    assert BrandCache.for_brand(brand).get("k") == 1
 
 
 def test_a_timeout_exits_1(command, brand_factory):

@@ -3,8 +3,8 @@ plumbing, not the speed)."""
 
 from __future__ import annotations
 
+from brands.bench.scripting import BENCH_BRAND_ID, measure
 from brands.cache import BrandCache, CacheLimits
-from brands.scripting.bench import BENCH_BRAND_ID, measure
 
 
 def test_measure_returns_latency_and_throughput_figures_and_cleans_up(db):
@@ -16,4 +16,4 @@ def test_measure_returns_latency_and_throughput_figures_and_cleans_up(db):
     assert figures["throughput"]["trivial_exec_per_s"] > 0
     assert figures["throughput"]["ops20_exec_per_s"] > 0
     limits = CacheLimits(max_keys=10, max_value_bytes=512, default_ttl=60, max_ttl=60)
-    assert BrandCache.for_brand_id(BENCH_BRAND_ID, limits).live_count() == 0
+    assert BrandCache(BENCH_BRAND_ID, limits).live_count() == 0

@@ -40,7 +40,7 @@ def test_six_methods_and_their_return_values(run, brand):
     }
     assert result["ops"] == 15
     assert result["ops_limit"] == 20
-    assert BrandCache(brand).get("n") == -5
+    assert BrandCache.for_brand(brand).get("n") == -5
 
 
 def test_stored_null_is_read_as_null_and_has_tells_it_apart(run):
@@ -59,7 +59,7 @@ def test_values_are_stored_exactly_as_json_stringify_text(run, brand):
         cache.set('neg0', -0);
         """
     )
-    stored = BrandCache(brand)
+    stored = BrandCache.for_brand(brand)
     assert stored.get_json("obj") == (
         '{"n":null,"inf":null,"d":"1970-01-01T00:00:00.000Z","s":"caf\u00e9 \u2603","nested":[1,null,"x"]}'
     )
@@ -107,7 +107,7 @@ def test_invalid_keys_throw_type_error_naming_the_rule(run, brand, method):
         assert "1 to 200 characters" in message, (key, message)
     assert "'a b'" in outcomes[1][2]  # the message names the offending key
     assert result["ops"] == 20  # refused calls count too (20 of the 20 bad keys)
-    assert BrandCache(brand).live_count() == 0
+    assert BrandCache.for_brand(brand).live_count() == 0
 
 
 def test_the_longest_valid_key_and_every_allowed_character(run):
@@ -134,7 +134,7 @@ def test_bad_ttls_throw_type_error_and_write_nothing(run, brand, ttl):
         """
     )
     assert value(result) == [True, True, True]
-    assert BrandCache(brand).has("t") is False
+    assert BrandCache.for_brand(brand).has("t") is False
 
 
 def test_ttl_and_amount_errors_name_the_value_as_javascript_prints_it(run):
@@ -162,7 +162,7 @@ def test_ttl_defaults_fractions_and_clamping(run, brand_factory):
         brand=brand,
     )
     assert value(result) == [True] * 6
-    stored = BrandCache(brand)
+    stored = BrandCache.for_brand(brand)
     for key in ("d", "u", "n", "s"):
         assert 95 < stored.key_info(key).ttl_seconds <= 100
     assert 0 < stored.key_info("f").ttl_seconds <= 1
@@ -177,7 +177,7 @@ def test_increment_ttl_sets_or_keeps(run, brand_factory):
         " cache.increment('given', 1, 2000)",
         brand=brand,
     )
-    stored = BrandCache(brand)
+    stored = BrandCache.for_brand(brand)
     assert stored.key_info("keep").ttl_seconds <= 50
     assert 95 < stored.key_info("new").ttl_seconds <= 100
     assert 1990 < stored.key_info("given").ttl_seconds <= 2000
@@ -206,7 +206,7 @@ def test_unserialisable_values_throw_type_error_and_write_nothing(run, brand, ex
     assert [name for name, _ in outcomes] == ["TypeError", "TypeError"]
     assert all("'k'" in message for _, message in outcomes)
     assert result["ops"] == 2
-    assert BrandCache(brand).has("k") is False
+    assert BrandCache.for_brand(brand).has("k") is False
 
 
 def test_oversize_value_returns_false_with_a_warning_and_keeps_the_old_value(run, brand):
@@ -216,7 +216,7 @@ def test_oversize_value_returns_false_with_a_warning_and_keeps_the_old_value(run
     )
     assert value(result) == [True, False, False, True, "old"]  # 510 chars + 2 quotes = 512 bytes
     assert any("'big'" in warning and "602 bytes" in warning for warning in result["warnings"])
-    assert BrandCache(brand).has("other") is False
+    assert BrandCache.for_brand(brand).has("other") is False
 
 
 def test_value_size_counts_utf8_bytes(run, brand_factory):
@@ -232,9 +232,9 @@ def test_value_size_counts_utf8_bytes(run, brand_factory):
 def test_increment_uses_javascript_arithmetic(run, brand):
     result = run("cache.increment('f', 0.1); [cache.increment('f', 0.2), 0.1 + 0.2]")
     assert value(result) == [0.30000000000000004, 0.30000000000000004]
-    assert BrandCache(brand).get_json("f") == "0.30000000000000004"
+    assert BrandCache.for_brand(brand).get_json("f") == "0.30000000000000004"
     run("cache.set('i', 5); cache.increment('i', 1)")
-    assert BrandCache(brand).get_json("i") == "6"
+    assert BrandCache.for_brand(brand).get_json("i") == "6"
 
 
 @pytest.mark.parametrize(
@@ -246,7 +246,7 @@ def test_increment_on_a_non_number_throws_type_error_naming_the_key(run, brand, 
                  "catch (e) { [e.name, e.message] }")
     name, message = value(result)
     assert name == "TypeError" and "'s'" in message
-    assert BrandCache(brand).get_json("s") == text  # nothing changed
+    assert BrandCache.for_brand(brand).get_json("s") == text  # nothing changed
 
 
 @pytest.mark.parametrize("amount", ["NaN", "Infinity", "'1'", "null", "10n", "true", "({})"])
@@ -255,7 +255,7 @@ def test_increment_amount_must_be_a_finite_number(run, brand, amount):
         f"try {{ cache.increment('a', {amount}); 'no error' }} catch (e) {{ e instanceof TypeError }}"
     )
     assert value(result) is True
-    assert BrandCache(brand).has("a") is False
+    assert BrandCache.for_brand(brand).has("a") is False
 
 
 # ---------------------------------------------------------------- operation budget
@@ -275,7 +275,7 @@ def test_the_21st_call_throws_a_catchable_error_and_does_nothing(run, brand):
     assert is_error and not is_type_error
     assert "limit of 20 cache operations per execution" in message
     assert result["ops"] == 20
-    assert BrandCache(brand).has("after") is False
+    assert BrandCache.for_brand(brand).has("after") is False
     assert any("limit of 20" in warning for warning in result["warnings"])
 
 
@@ -289,7 +289,7 @@ def test_calls_that_throw_count_against_the_budget(run, brand):
     assert result["ok"] is False
     assert result["error"]["name"] == "Error" and "limit of 20" in result["error"]["message"]
     assert result["ops"] == 20
-    assert BrandCache(brand).has("good") is False
+    assert BrandCache.for_brand(brand).has("good") is False
 
 
 def test_the_budget_comes_from_the_brand_quota(run, brand_factory):
@@ -422,14 +422,14 @@ def test_output_and_writes_before_an_error_are_kept(run, brand):
     assert result["ok"] is False and result["error"]["name"] == "ReferenceError"
     assert result["variables"] == {"v": 1} and result["logs"] == [{"level": "log", "message": "x"}]
     assert result["redirect"] == "/r" and result["ops"] == 1
-    assert BrandCache(brand).get("before") == 1
+    assert BrandCache.for_brand(brand).get("before") == 1
 
 
 def test_async_code_runs_to_completion_within_the_execution(run, brand):
     result = run("(async function () { await null; cache.set('async', 1); setVariable('done', true); })(); 1")
     assert value(result) == 1
     assert result["variables"] == {"done": True}
-    assert BrandCache(brand).get("async") == 1
+    assert BrandCache.for_brand(brand).get("async") == 1
 
 
 def test_duration_is_reported(run):

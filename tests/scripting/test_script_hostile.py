@@ -6,8 +6,7 @@ import threading
 
 import pytest
 
-from brands.cache import BrandCache
-from brands.cache.layout import BrandKeys
+from brands.cache import BrandCache, BrandKeys
 from brands.scripting import limits
 from tests.scripting.helpers import value
 
@@ -30,7 +29,7 @@ def test_an_endless_loop_is_stopped_at_the_time_limit_and_the_worker_replaced(
     assert result["logs"] == [{"level": "log", "message": "looping"}]
     assert result["variables"] == {"v": 1}
     assert result["ops"] == 1
-    assert BrandCache(brand).get("before") == 1
+    assert BrandCache.for_brand(brand).get("before") == 1
     pids_after = set(script_pool.worker_pids())
     assert len(pids_after) == script_pool.size
     assert len(pids_before - pids_after) == 1  # exactly the overrunning worker was replaced
@@ -176,7 +175,7 @@ def test_overwriting_cache_json_and_prototypes_lifts_no_limit(run, brand):
     assert calls == 20 and "limit of 20 cache operations" in refused
     assert fake == "fake"  # the script only replaced its own global
     assert result["ops"] == 20
-    cache = BrandCache(brand)
+    cache = BrandCache.for_brand(brand)
     assert cache.get_json("small") == '"abc"'  # the real JSON.stringify, captured before the script ran
     assert cache.has("big") is False
     assert cache.get("n") == 18
@@ -219,7 +218,7 @@ def test_a_script_reads_and_writes_only_its_own_brand(run, brand_factory):
     mine = brand_factory()
     other = brand_factory()
     prefix = BrandKeys.for_brand(other.pk).value_prefix  # e.g. "test-xxxx:{7}:v:"
-    other_cache = BrandCache(other)
+    other_cache = BrandCache.for_brand(other)
     other_cache.set("x", "other's secret")
     plain_prefix = prefix.replace("{", "").replace("}", "")  # "test-xxxx:7:v:" is a valid key
     other_cache.set(f"{plain_prefix}x", "other's too")
@@ -239,7 +238,7 @@ def test_a_script_reads_and_writes_only_its_own_brand(run, brand_factory):
     assert outcome["invalid"] == ["TypeError"] * len(invalid)
     assert outcome["valid"] == [None] * len(valid_looking)
     assert other_cache.get("x") == "other's secret"
-    assert BrandCache(mine).get("x") == "mine"
+    assert BrandCache.for_brand(mine).get("x") == "mine"
     assert other_cache.live_count() == 3
 
 

@@ -30,7 +30,7 @@ def test_workers_are_long_lived(run, script_pool):
 
 
 def test_workers_inherit_the_key_prefix(run, brand):
-    from brands.cache.connection import redis_client
+    from brands.cache import redis_client
 
     run("cache.set('prefixed', 1)")
     names = [name.decode() for name in redis_client().scan_iter(match=f"*{{{brand.pk}}}:v:prefixed")]

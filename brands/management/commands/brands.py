@@ -19,8 +19,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from brands.cache import BrandCache, CacheUnavailable, brands_usage
+from brands.cache import BrandCache, CacheUnavailable
 from brands.models import Brand
+from brands.usage import brands_usage
 
 # Command-line option -> QuotaSettings field. Numbers are parsed in handle(), not by argparse,
 # so that a bad number is one clear CommandError line rather than a usage dump.
@@ -144,7 +145,7 @@ class Command(BaseCommand):
         brands = list(Brand.objects.select_related("quota"))
         try:
             usage = brands_usage(brands)  # live keys and refused writes, one pipeline
-            stored = {brand.pk: BrandCache(brand).stored_bytes() for brand in brands}
+            stored = {brand.pk: BrandCache.for_brand(brand).stored_bytes() for brand in brands}
         except CacheUnavailable as exc:
             raise CommandError(str(exc)) from None
         records = [
@@ -181,7 +182,7 @@ class Command(BaseCommand):
         # Keys first: if Redis is down the brand row stays, so the keys are never orphaned
         # under an id nobody can reach any more.
         try:
-            deleted = BrandCache(brand).delete_all()
+            deleted = BrandCache.for_brand(brand).delete_all()
         except CacheUnavailable as exc:
             raise CommandError(f"{exc} Brand {slug!r} was not deleted.") from None
         brand.delete()

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template.defaultfilters import filesizeformat
 
 from brands.cache import CacheUnavailable
-from brands.usage_recording import usage_snapshots_prune, usage_snapshots_record
+from brands.usage import usage_snapshots_prune, usage_snapshots_record
 
 
 class Command(BaseCommand):

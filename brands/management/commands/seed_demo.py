@@ -62,7 +62,7 @@ class Command(BaseCommand):
         self._seed_keys(brand)
 
     def _seed_keys(self, brand: Brand) -> None:
-        cache = BrandCache(brand, raise_unavailable=True)
+        cache = BrandCache.for_brand(brand, raise_unavailable=True)
         try:
             written = sum(cache.set_if_absent(key, value) for key, value in SAMPLE_KEYS.items())
         except CacheUnavailable:

@@ -1,0 +1,26 @@
+"""Auditing from a brand view: the brand and the user come from the request (brand_view set
+``request.brand_access``), so a view names only what happened."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from brands.audit import audit_record
+from brands.models import AuditEntry
+
+
+def audit(request: HttpRequest, action: str, target: str = "", *, detail: str = "") -> AuditEntry:
+    """A change made from the dashboard."""
+    return audit_record(brand=request.brand_access.brand, user=request.user, action=action,
+                        target=target, detail=detail)
+
+
+def audit_refusal(request: HttpRequest, action: str, target: str, reason: str) -> AuditEntry:
+    """An attempted change that was refused (invalid input, a limit, a conflict)."""
+    return audit_record(brand=request.brand_access.brand, user=request.user, action=action,
+                        target=target, outcome="refused", detail=reason)
+
+
+def form_errors(form) -> str:
+    """A form's errors as one line for an audit entry ("field: message; field: message")."""
+    return "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
