@@ -26,7 +26,8 @@ from brands.cache import (
     redis_client,
 )
 from brands.models import Brand, Membership
-from tests.dead_redis import DEAD_REDIS_CACHES
+from brands.scripting import get_pool, shutdown_pool
+from tests.support.dead_redis import DEAD_REDIS_CACHES
 
 _counter = itertools.count(1)
 
@@ -155,3 +156,31 @@ def member_factory(user_factory):
 @pytest.fixture
 def staff_user(user_factory):
     return user_factory("staff", staff=True)
+
+
+@pytest.fixture
+def brand_admin(brand, member_factory):
+    """An admin (read and write) of the test's brand."""
+    return member_factory(brand, Membership.Role.ADMIN)
+
+
+@pytest.fixture
+def admin_client(client, brand_admin):
+    """The test client, logged in as the brand's admin."""
+    client.force_login(brand_admin)
+    return client
+
+
+@pytest.fixture
+def cache(brand) -> BrandCache:
+    """The test brand's cache service (soft failures, as scripts see it)."""
+    return BrandCache.for_brand(brand)
+
+
+@pytest.fixture(scope="session")
+def script_pool():
+    """The process's default script pool (settings.SCRIPT_WORKERS real worker processes),
+    started once for the whole session and stopped at its end."""
+    pool = get_pool()
+    yield pool
+    shutdown_pool()

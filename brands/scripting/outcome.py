@@ -137,14 +137,20 @@ class Capture(Outcome):
             self.truncated = True
             self._emit({"ev": "truncated"})
 
-    def log(self, level: str, message: str) -> None:
-        size = utf8_len(message)
-        if len(self.logs) >= limits.MAX_LOG_ENTRIES or self._output_bytes + size > limits.MAX_OUTPUT_BYTES:
+    def log(self, level: str, message: str) -> bool:
+        """Keep one log entry if it fits. False when it was dropped because the entry limit is
+        reached: no later entry can be kept either."""
+        if len(self.logs) >= limits.MAX_LOG_ENTRIES:
             self._drop()
-            return
-        self._output_bytes += size
-        self.logs.append({"level": level, "message": message})
-        self._emit({"ev": "log", "level": level, "message": message})
+            return False
+        size = utf8_len(message)
+        if self._output_bytes + size > limits.MAX_OUTPUT_BYTES:
+            self._drop()  # a later, smaller entry may still fit
+        else:
+            self._output_bytes += size
+            self.logs.append({"level": level, "message": message})
+            self._emit({"ev": "log", "level": level, "message": message})
+        return True
 
     def set_variable(self, name: str, text: str) -> None:
         size = utf8_len(name) + utf8_len(text)

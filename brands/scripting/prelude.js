@@ -119,13 +119,20 @@
     }
   }
 
+  // The host answers false when it dropped an entry because the entry limit is reached; later
+  // calls still format their arguments, as console.log does, but are not sent: a script logging
+  // in a long loop must not spend its time limit on entries that would be dropped.
+  let logsOpen = true;
+
   function $ca$logger(level) {
     return function $ca$log() {
       let message = "";
       for (let i = 0; i < arguments.length; i++) {
         message = i === 0 ? $ca$format(arguments[i]) : message + " " + $ca$format(arguments[i]);
       }
-      $ca$call(hostOutput, { __proto__: null, call: "log", level: level, message: message });
+      if (logsOpen) {
+        logsOpen = $ca$call(hostOutput, { __proto__: null, call: "log", level: level, message: message }) !== false;
+      }
     };
   }
 

@@ -271,8 +271,7 @@ class OutputHost:
             level, message = request.get("level"), request.get("message")
             if level not in LOG_LEVELS or not isinstance(message, str):
                 return _type_error("console: bad log call")
-            capture.log(level, message)
-            return _NULL
+            return _bool(capture.log(level, message))
         if call == "var":
             name_arg = _arg(request, "name")
             name = name_arg.get("value")

@@ -1,19 +1,10 @@
-"""Fixtures for the script sandbox tests: one real worker pool per test session."""
+"""Fixtures for the script sandbox tests (the session's worker pool is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from brands.scripting import get_pool, run_script, shutdown_pool
-
-
-@pytest.fixture(scope="session")
-def script_pool():
-    """The process's default pool (settings.SCRIPT_WORKERS real worker processes), started once
-    for the whole session and stopped at its end."""
-    pool = get_pool()
-    yield pool
-    shutdown_pool()
+from brands.scripting import RESULT_FIELDS, run_script
 
 
 @pytest.fixture
@@ -22,7 +13,7 @@ def run(script_pool, brand):
 
     def execute(code: str, *, brand=brand) -> dict:
         result = run_script(brand, code, pool=script_pool)
-        assert set(result) == {
+        assert set(result) == set(RESULT_FIELDS) == {
             "ok", "result", "variables", "redirect", "logs", "ops", "ops_limit", "duration_ms", "error",
             "warnings",
         }

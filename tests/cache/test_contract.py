@@ -18,11 +18,6 @@ from brands.cache import (
 )
 
 
-@pytest.fixture
-def cache(brand) -> BrandCache:
-    return BrandCache.for_brand(brand)
-
-
 def ttl_of(cache: BrandCache, key: str) -> float:
     return cache.key_info(key).ttl_seconds
 

@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from brands.cache import BrandCache, redis_client
 from brands.models import Brand
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str) -> str:

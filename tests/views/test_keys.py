@@ -11,20 +11,8 @@ from django.test import Client
 
 from brands.cache import BrandCache
 from brands.models import AuditEntry, Membership
-from tests.dead_redis import DEAD_REDIS_CACHES
-
-HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def admin_client(client, brand, member_factory):
-    client.force_login(member_factory(brand, Membership.Role.ADMIN))
-    return client
-
-
-@pytest.fixture
-def cache(brand) -> BrandCache:
-    return BrandCache.for_brand(brand)
+from tests.support.dead_redis import DEAD_REDIS_CACHES
+from tests.support.htmx import HX
 
 
 def keys_url(brand, suffix: str = "") -> str:

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from brands.cache import BrandCache
 from brands.models import AuditEntry, Brand, Membership, QuotaSettings, UsageSnapshot
-from tests.redis_spy import count_redis_calls
+from tests.support.redis_spy import count_redis_calls
 
 MONITOR = "/staff/quotas/"
 

@@ -10,11 +10,6 @@ import pytest
 from brands.cache import BrandCache, CacheKeyError
 
 
-@pytest.fixture
-def cache(brand) -> BrandCache:
-    return BrandCache.for_brand(brand)
-
-
 def fill(cache: BrandCache, names: list[str]) -> None:
     for name in names:
         assert cache.set(name, {"name": name})

@@ -6,7 +6,7 @@ import pytest
 
 from brands.cache import BrandCache
 from brands.scripting import ScriptPool, run_script
-from tests.scripting.helpers import value
+from tests.support.scripts import value
 
 # ---------------------------------------------------------------- the six methods
 

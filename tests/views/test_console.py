@@ -11,8 +11,8 @@ from django.test import Client
 from brands.cache import BrandCache
 from brands.models import AuditEntry, Membership, ScriptRun
 from brands.scripting import EXAMPLES
+from tests.support.htmx import HX
 
-HX = {"HTTP_HX_REQUEST": "true"}
 JSON_ACCEPT = {"HTTP_ACCEPT": "application/json"}
 
 
@@ -20,15 +20,8 @@ def console_url(brand, suffix: str = "") -> str:
     return f"/b/{brand.slug}/console/{suffix}"
 
 
-@pytest.fixture
-def admin(brand, member_factory):
-    return member_factory(brand, Membership.Role.ADMIN)
-
-
-@pytest.fixture
-def admin_client(client, admin, script_pool):
-    client.force_login(admin)
-    return client
+# Scripts really run: every test here gets the session's worker pool.
+pytestmark = pytest.mark.usefixtures("script_pool")
 
 
 def test_page_has_editor_run_button_examples_and_empty_history(admin_client, brand):
@@ -46,7 +39,7 @@ def test_page_has_editor_run_button_examples_and_empty_history(admin_client, bra
     assert 'aria-current="page">Console</a>' in body
 
 
-def test_htmx_run_returns_the_result_partial_and_records_the_run(admin_client, brand, admin):
+def test_htmx_run_returns_the_result_partial_and_records_the_run(admin_client, brand, brand_admin):
     code = (
         "var v = cache.increment('page:home:views', 1, 60);\n"
         "setVariable('view_count', v);\nconsole.warn('careful');\nredirect('/dashboard');\n({views: v})"
@@ -64,10 +57,10 @@ def test_htmx_run_returns_the_result_partial_and_records_the_run(admin_client, b
     assert triggers["script-ran"] == {"ok": True} and "usage-changed" in triggers
 
     run = ScriptRun.objects.get(brand=brand)
-    assert (run.user, run.code, run.ok, run.ops) == (admin, code, True, 1)
+    assert (run.user, run.code, run.ok, run.ops) == (brand_admin, code, True, 1)
     assert run.result["variables"] == {"view_count": 1}
     entry = AuditEntry.objects.get(brand=brand)
-    assert (entry.action, entry.outcome, entry.user) == ("script.run", "ok", admin)
+    assert (entry.action, entry.outcome, entry.user) == ("script.run", "ok", brand_admin)
     assert BrandCache.for_brand(brand).get("page:home:views") == 1
 
 
@@ -107,23 +100,23 @@ def test_full_page_post_without_javascript(admin_client, brand):
     assert "&quot;plain&quot;" in body and "&#x27;plain&#x27;</textarea>" in body
 
 
-def test_timeout_is_shown_as_an_error(admin_client, brand_factory, admin):
+def test_timeout_is_shown_as_an_error(admin_client, brand_factory, brand_admin):
     brand = brand_factory(script_timeout_ms=300)
-    Membership.objects.create(user=admin, brand=brand, role=Membership.Role.ADMIN)
+    Membership.objects.create(user=brand_admin, brand=brand, role=Membership.Role.ADMIN)
     result = admin_client.post(console_url(brand), {"code": "while (true) {}"}, **JSON_ACCEPT).json()
     assert result["error"]["name"] == "TimeoutError"
     body = admin_client.post(console_url(brand), {"code": "for (;;) {}"}, **HX).content.decode()
     assert "Script exceeded the time limit of 300 ms" in body
 
 
-def test_history_lists_runs_and_loads_their_code(admin_client, brand, admin):
+def test_history_lists_runs_and_loads_their_code(admin_client, brand, brand_admin):
     admin_client.post(console_url(brand), {"code": "1 + 1"}, **HX)
     admin_client.post(console_url(brand), {"code": "nope()"}, **HX)
     history = admin_client.get(console_url(brand, "history/"), **HX)
     body = history.content.decode()
     assert "<html" not in body
     assert body.split("<tbody>")[1].count("<tr>") == 2
-    assert admin.username in body and "badge-ok" in body and "badge-crit" in body
+    assert brand_admin.username in body and "badge-ok" in body and "badge-crit" in body
     first = ScriptRun.objects.filter(brand=brand).order_by("id").first()
     # htmx: the editor alone, with the run's code.
     editor = admin_client.get(console_url(brand), {"run": first.pk}, **HX).content.decode()
@@ -209,9 +202,9 @@ def test_non_members_get_404_and_anonymous_users_the_login_page(client, brand, b
     assert client.post(console_url(brand), {"code": "1"}).status_code == 302
 
 
-def test_csrf_is_enforced(brand, admin, script_pool):
+def test_csrf_is_enforced(brand, brand_admin, script_pool):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(admin)
+    client.force_login(brand_admin)
     refused = client.post(console_url(brand), {"code": "cache.set('csrf', 1)"}, **HX)
     assert refused.status_code == 403
     assert not BrandCache.for_brand(brand).has("csrf")

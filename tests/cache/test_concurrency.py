@@ -7,7 +7,7 @@ import multiprocessing
 import pytest
 
 from brands.cache import BrandCache
-from tests import concurrency_workers
+from tests.cache import concurrency_workers
 
 PROCESSES = 8
 pytestmark = pytest.mark.concurrency

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from brands.scripting import get_pool
 from brands.scripting.pool import PROJECT_DIR
-from tests.scripting.helpers import value
+from tests.support.scripts import value
 
 
 def test_the_default_pool_is_shared_and_sized_from_settings(script_pool):

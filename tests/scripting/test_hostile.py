@@ -8,7 +8,7 @@ import pytest
 
 from brands.cache import BrandCache, BrandKeys
 from brands.scripting import limits
-from tests.scripting.helpers import value
+from tests.support.scripts import value
 
 # ---------------------------------------------------------------- time
 

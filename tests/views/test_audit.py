@@ -8,8 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from brands.audit import audit_record
 from brands.cache import BrandCache
 from brands.models import AuditEntry, Membership
-
-HX = {"HTTP_HX_REQUEST": "true"}
+from tests.support.htmx import HX
 
 
 def test_every_change_from_the_pages_is_recorded(client, brand, member_factory):
