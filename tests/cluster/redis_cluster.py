@@ -231,6 +231,9 @@ class LocalCluster:
             "appendonly no",
             # Replicas sync at once (the default waits 5 s for more replicas to share a transfer).
             "repl-diskless-sync-delay 0",
+            # CLUSTER SLOTS leaves out a replica whose replication offset is still 0; on an idle
+            # primary the offset only moves with its pings to replicas (default every 10 s).
+            "repl-ping-replica-period 1",
             "cluster-enabled yes",
             "cluster-config-file nodes.conf",
             f"cluster-node-timeout {self.node_timeout_ms}",
