@@ -93,7 +93,7 @@ class BrandCache:
     def _run_admin(self, name: str, args: list) -> Any:
         # Admin scripts touch only the indexes (and values under the brand's own value prefix).
         try:
-            return SCRIPTS.run(name, self.client, ["", *self.keys.index_keys], args)
+            return SCRIPTS.run(name, self.client, self.keys.script_keys(), args)
         except UNAVAILABLE_ERRORS as exc:
             raise CacheUnavailable() from exc
 
@@ -201,6 +201,8 @@ class BrandCache:
                 [key, repr(delta), ttl_ms, self.limits.default_ttl * 1000, self.limits.max_keys,
                  self.limits.max_value_bytes, PRUNE_BATCH],
             )
+        except UNAVAILABLE_ERRORS as exc:  # before ResponseError: CLUSTERDOWN and TRYAGAIN are both
+            return self._unavailable(exc, None)
         except ResponseError as exc:
             if "NOTNUM" in str(exc):
                 raise NotANumberError(
@@ -211,8 +213,6 @@ class BrandCache:
                     f"Cannot increment key {validation.describe(key)}: the result is not a finite number"
                 ) from None
             raise
-        except UNAVAILABLE_ERRORS as exc:
-            return self._unavailable(exc, None)
         if outcome[0] == -1:
             self._refuse_limit(key)
             return None
@@ -283,7 +283,7 @@ class BrandCache:
 
     def key_info(self, key: str) -> KeyInfo | None:
         key = validation.validate_key(key)
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._admin(lambda: self.client.pipeline(transaction=False))  # connects on a cluster
         pipe.get(self.keys.value(key))
         pipe.pttl(self.keys.value(key))
         value, pttl = self._admin(pipe.execute)
