@@ -1,4 +1,5 @@
-"""Usage of many brands at once (staff monitor, metrics, record_usage): one Redis pipeline."""
+"""Usage of many brands at once (staff monitor, metrics, record_usage, ``brands usage``): one Redis
+pipeline."""
 
 from __future__ import annotations
 
@@ -12,19 +13,20 @@ from brands.cache.types import BrandUsage
 
 
 def brands_usage(brands: Iterable) -> dict[int, BrandUsage]:
-    """Live keys and refused writes for each brand (``brand.quota`` must be loaded)."""
+    """Live keys and refused writes for each brand (``brand.quota`` must be loaded).
+
+    One pipeline for all brands: one round trip on a single server, one per node on Redis Cluster
+    (each brand's two calls go to the node serving its slot). Raises CacheUnavailable."""
     brands = list(brands)
     if not brands:
         return {}
-    client = redis_client()
-    live_count = SCRIPTS.get("LIVE_COUNT", client)
-    pipe = client.pipeline(transaction=False)
-    for brand in brands:
-        keys = BrandKeys.for_brand(brand.pk)
-        live_count(keys=["", *keys.index_keys], args=[], client=pipe)
-        pipe.hmget(keys.stats, "key_limit", "value_size")
     try:
-        replies = pipe.execute()
+        batch = SCRIPTS.batch(redis_client())
+        for brand in brands:
+            keys = BrandKeys.for_brand(brand.pk)
+            batch.script("LIVE_COUNT", keys.script_keys())
+            batch.command("HMGET", keys.stats, "key_limit", "value_size")
+        replies = batch.execute()
     except UNAVAILABLE_ERRORS as exc:
         raise CacheUnavailable() from exc
     usage = {}
