@@ -89,9 +89,10 @@ class ClusterConnectionFactory(ConnectionFactory):
         connection.disconnect_connection_pools()
 
     @classmethod
-    def forget_all(cls) -> None:
-        """Close and drop every cached cluster client (tests that change the settings)."""
+    def forget(cls, url: str) -> None:
+        """Close and drop the cached clients of one URL (a cluster that is gone: tests)."""
         with cls._lock:
-            clients, cls._clusters = list(cls._clusters.values()), {}
+            keys = [key for key in cls._clusters if key[0] == url]
+            clients = [cls._clusters.pop(key) for key in keys]
         for client in clients:
             client.close()
