@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from cacheadmin import paths, secret_key
+
+BASE_DIR = paths.BASE_DIR
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -32,15 +32,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
+VAR_DIR = paths.var_dir()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# The environment's key (deployments); else the key generated once into var/ by `make run` or
+# `make serve` (single machine); else, with DEBUG only, a fixed development key.
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip() or secret_key.read(VAR_DIR)
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+        raise secret_key.MissingSecretKey(secret_key.missing_message(VAR_DIR))
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-4f1c9a7e2b"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
@@ -61,6 +63,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app server itself (hashed names, compressed, cached forever).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -185,6 +189,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+# collectstatic (run by `make serve`) writes hashed, gzip-compressed copies and a manifest;
+# WhiteNoise serves them with far-future cache headers. With DEBUG on, files come unhashed from
+# the app's static/ folders and no collectstatic is needed.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # Security: on by default whenever DEBUG is off, each switchable from the environment (for
 # example SECURE_SSL_REDIRECT=0 behind a proxy that already redirects).
