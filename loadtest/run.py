@@ -12,9 +12,8 @@
    are taken after the last user logged in (logins hash a password: not part of the mix).
 5. Redis time per page: each page alone, ``--probe-requests`` requests in a row, with the
    ``INFO commandstats`` delta divided by the requests. commandstats counts the commands a Lua
-   script runs twice (inside the script's time and on their own), so the SLOWLOG (threshold 0
-   for the probe) separates them: Redis time = commandstats delta - the script-inner commands'
-   time; the raw delta is reported beside it.
+   script runs twice (inside the script's time and on their own); a short SLOWLOG pass tells
+   which they are, and their time is taken off (the raw delta is reported beside it).
 6. Memory: PSS of every process (/proc/<pid>/smaps_rollup), then SIGTERM and the exit code.
 
 Writes ``<out>/report.md`` and ``<out>/report.json`` and prints the report.
@@ -148,52 +147,68 @@ def command_stats(client) -> dict[str, dict]:
 
 
 def redis_time_per_page(server: ServeProcess, args) -> dict:
+    """Per page: (1) ``--probe-requests`` requests with the SLOWLOG off and the INFO
+    commandstats delta; (2) a few requests with the SLOWLOG logging everything, read after each
+    request, only to learn which commands were top-level and which a Lua script ran (logging
+    every command slows Redis down, so no time is taken from this pass). commandstats counts a
+    script's inner commands twice (in the script's time and on their own): their share, from
+    the call counts of (2) and the per-call cost of (1), is taken off the raw delta."""
     import redis
 
     client = redis.Redis(unix_socket_path=str(server.redis_socket()), client_name="loadtest-probe")
     original = client.config_get("slowlog-*")
-    client.config_set("slowlog-log-slower-than", 0)
-    client.config_set("slowlog-max-len", 200_000)
     session = login(server.base_url, data.username(2))
     rng = random.Random(2)
+    n = args.probe_requests
     result = {}
     try:
         for page in data.PAGES:
             send(session, server.base_url, page, rng, args.keys)  # this page's code paths warm
+            client.config_set("slowlog-log-slower-than", -1)
             before = command_stats(client)
-            client.slowlog_reset()
             latencies = []
-            for _ in range(args.probe_requests):
+            for _ in range(n):
                 elapsed, problem = send(session, server.base_url, page, rng, args.keys)
                 if problem:
                     raise RuntimeError(f"{page}: {problem}")
                 latencies.append(elapsed)
             after = command_stats(client)
-            entries = [e for e in client.slowlog_get(200_000)
-                       if (e.get("client_name") or b"") != b"loadtest-probe"]
-            # Commands a Lua script ran come from Redis' script client ("?:0"); commandstats
-            # counts them twice (in the script's own time and on their own).
-            top = [e for e in entries if e.get("client_address") != b"?:0"]
-            inner_usec = sum(e["duration"] for e in entries if e.get("client_address") == b"?:0")
-            n = args.probe_requests
             delta = {}
             for command, values in after.items():
                 old = before.get(command, {"calls": 0, "usec": 0})
                 calls, usec = values["calls"] - old["calls"], values["usec"] - old["usec"]
                 if calls:
-                    delta[command] = {"calls_per_request": calls / n, "usec_per_request": usec / n}
+                    delta[command] = {"calls_per_request": calls / n, "usec_per_request": usec / n,
+                                      "usec_per_call": usec / calls}
+
+            client.config_set("slowlog-max-len", 1_000_000)
+            client.config_set("slowlog-log-slower-than", 0)
+            top: dict[str, int] = {}
+            inner: dict[str, int] = {}
+            profiled = 3
+            for _ in range(profiled):
+                client.slowlog_reset()
+                send(session, server.base_url, page, rng, args.keys)
+                for entry in client.slowlog_get(1_000_000):
+                    if (entry.get("client_name") or b"") == b"loadtest-probe":
+                        continue
+                    name = entry["command"].split(b" ", 1)[0].decode().lower()
+                    # Commands a Lua script runs come from Redis' script client ("?:0").
+                    bucket = inner if entry.get("client_address") == b"?:0" else top
+                    bucket[name] = bucket.get(name, 0) + 1
+            client.config_set("slowlog-log-slower-than", -1)
+            client.slowlog_reset()
+
             raw_ms = sum(v["usec_per_request"] for v in delta.values()) / 1000
-            top_calls: dict[str, int] = {}
-            for e in top:
-                name = e["command"].split(b" ", 1)[0].decode().lower()
-                top_calls[name] = top_calls.get(name, 0) + 1
+            inner_ms = sum(calls / profiled * delta.get(name, {}).get("usec_per_call", 0)
+                           for name, calls in inner.items()) / 1000
             result[page] = {
                 "requests": n,
-                "redis_ms": raw_ms - inner_usec / n / 1000,
+                "redis_ms": max(raw_ms - inner_ms, 0.0),
                 "commandstats_raw_ms": raw_ms,
-                "slowlog_ms": sum(e["duration"] for e in top) / n / 1000,
-                "calls_per_request": len(top) / n,
-                "top_level_calls": {k: v / n for k, v in sorted(top_calls.items(), key=lambda kv: -kv[1])},
+                "calls_per_request": sum(top.values()) / profiled,
+                "top_level_calls": {k: v / profiled for k, v in sorted(top.items(), key=lambda kv: -kv[1])},
+                "script_inner_calls": sum(inner.values()) / profiled,
                 "commands": dict(sorted(delta.items(), key=lambda kv: -kv[1]["usec_per_request"])),
                 "alone_p50": statistics.median(latencies),
             }
@@ -252,7 +267,7 @@ def render(report: dict) -> str:
     for page, r in report["redis"].items():
         main = ", ".join(f"{c} {v['calls_per_request']:.1f}x {v['usec_per_request']:.0f}"
                          for c, v in list(r["commands"].items())[:3])
-        calls = ", ".join(f"{c} {v:g}" for c, v in r["top_level_calls"].items())
+        calls = ", ".join(f"{c} {v:.3g}" for c, v in r["top_level_calls"].items())
         lines.append(f"| {page} | {r['redis_ms']:.3f} | {r['commandstats_raw_ms']:.3f} | "
                      f"{r['calls_per_request']:.1f} ({calls}) | {main} | {r['alone_p50']:.1f} |")
     mem = report["memory"]
