@@ -100,6 +100,19 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several web processes and threads share the file. WAL lets readers (every page reads the
+    # session, the user and the brand) run while a writer commits (each console run writes a
+    # ScriptRun and an AuditEntry), and commits without an fsync of the whole journal
+    # (synchronous=NORMAL is safe in WAL mode: a power cut can lose the last commits, never
+    # corrupt the file). IMMEDIATE takes the write lock when a transaction begins, so
+    # concurrent writers wait for each other (up to the timeout, seconds) instead of failing
+    # with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        transaction_mode="IMMEDIATE",
+        timeout=20,
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: an explicit server, or the embedded one (started on first use, shared by every process
@@ -183,7 +196,10 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
-USE_I18N = True
+# English only: without translation machinery every gettext (the truncatechars ellipsis, number
+# formats, form messages) skips a catalog lookup through a context-local; ~2 ms less CPU on a
+# 50-row key browser page (README, "Serving it").
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"

@@ -91,14 +91,20 @@ def run_locust(server: ServeProcess, out: Path, users: int, duration: int, args)
                "--headless", "--only-summary", "-u", str(users), "-r", str(users),
                "-t", f"{duration}s", "--host", server.base_url, "--stop-timeout", "10",
                "--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    cpu_before = server.cpu_seconds()
     with open(out / f"locust-{users}.log", "w") as log:
         subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                        timeout=duration + 180, check=True)
+    cpu = server.cpu_seconds() - cpu_before
     rows = [json.loads(line) for line in samples_path.read_text().splitlines()]
     logins = [start + elapsed / 1000 for name, start, elapsed, _ in rows if name == "(login)"]
     steady_from = max(logins) if logins else 0.0
     pages = [(n, s, e, f) for n, s, e, f in rows if n in data.PAGES and s >= steady_from]
-    return summarize(users, pages, login_errors=sum(1 for n, *_, f in rows if n == "(login)" and f))
+    result = summarize(users, pages, login_errors=sum(1 for n, *_, f in rows if n == "(login)" and f))
+    # Server CPU (all its processes) per request, logins included: a figure that depends little
+    # on what else the machine runs, unlike requests/s.
+    result["server_cpu_ms_per_request"] = 1000 * cpu / max(len(rows), 1)
+    return result
 
 
 def summarize(users: int, pages: list, *, login_errors: int) -> dict:
@@ -244,11 +250,12 @@ def render(report: dict) -> str:
               f"(Unix socket), SQLite. Brand: {report['keys']:,} keys, {report['accounts']} admin accounts. "
               f"Closed loop (no think time), {report['duration']} s per level after a "
               f"{report['warmup']} s warm-up; figures from the last login on.", ""]
-    lines += ["| users | requests/s | p50 ms | p95 ms | p99 ms | errors | requests |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["| users | requests/s | p50 ms | p95 ms | p99 ms | errors | requests | server CPU ms / req |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for level in report["levels"]:
         lines.append(f"| {level['users']} | {level['rps']:.1f} | {level['p50']:.0f} | {level['p95']:.0f} | "
-                     f"{level['p99']:.0f} | {level['errors']} | {level['requests']:,} |")
+                     f"{level['p99']:.0f} | {level['errors']} | {level['requests']:,} | "
+                     f"{level['server_cpu_ms_per_request']:.1f} |")
     lines += ["", "Per page (p50 / p95 / p99 ms, errors):", "",
               "| page | " + " | ".join(f"{lv['users']} users" for lv in report["levels"]) + " |",
               "| --- |" + " --- |" * len(report["levels"])]

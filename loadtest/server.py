@@ -74,6 +74,15 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pss_kib(pid: int) -> int | None:
     """Proportional set size: shared pages divided among the processes sharing them."""
     try:
@@ -181,6 +190,10 @@ class ServeProcess:
             return os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             return ""
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by every process serving: master, web and script workers, Redis."""
+        return sum(cpu_seconds(pid) for pids in self.processes().values() for pid in pids)
 
     def processes(self) -> dict[str, list[int]]:
         """The process tree: gunicorn master, web workers, script workers, embedded Redis."""
