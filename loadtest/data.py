@@ -45,6 +45,17 @@ PAGES = ("key browser", "key page", "prefix search", "console", "usage")
 WEIGHTS = {"key browser": 20, "key page": 30, "prefix search": 20, "console": 20, "usage": 10}
 
 
+def weights(override: str = "") -> dict[str, int]:
+    """The mix, with ``"usage=0,console=40"``-style overrides (what-if runs: a page left out)."""
+    result = dict(WEIGHTS)
+    for item in filter(None, (part.strip() for part in override.split(","))):
+        page, _, weight = item.partition("=")
+        if page.strip() not in result or not weight.strip().isdigit():
+            raise ValueError(f"bad weight {item!r}: expected <page>=<integer>, pages {list(WEIGHTS)}")
+        result[page.strip()] = int(weight)
+    return result
+
+
 def page_request(page: str, rng, *, keys: int) -> tuple[str, str, dict[str, str], dict[str, str] | None]:
     """(method, path, headers, form) of one request of ``page``, as a browser with htmx sends it
     (the CSRF header for POSTs is the caller's)."""
@@ -73,6 +84,8 @@ def page_ok(page: str, status: int, text: str) -> str | None:
     """Why a response is a failure, or None."""
     if status != 200:
         return f"HTTP {status}"
+    if 'name="password"' in text:
+        return "redirected to the login page"
     if page == "console" and "badge-ok" not in text:
         return "the script did not run to the end"
     return None

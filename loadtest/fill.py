@@ -14,10 +14,33 @@ import os
 import time
 
 
+def write_sessions(path: str, users: list) -> None:
+    """A logged-in session per user, stored as Django's login() stores one, so that Locust users
+    start logged in: a login hashes the password (PBKDF2, ~0.3 s of CPU), which at 32 users
+    would eat the first seconds of every level. The login form itself is exercised by the
+    driver's probes."""
+    import json
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    sessions = {}
+    for user in users:
+        session = SessionStore()
+        session[SESSION_KEY] = user._meta.pk.value_to_string(user)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.save()
+        sessions[user.username] = session.session_key
+    with open(path, "w") as out:
+        json.dump(sessions, out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=50_000)
     parser.add_argument("--users", type=int, default=32)
+    parser.add_argument("--sessions", help="write a logged-in session per user to this JSON file")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cacheadmin.settings")
@@ -47,6 +70,10 @@ def main() -> None:
             user.password = password_hash
             user.save(update_fields=["password"])
         Membership.objects.get_or_create(user=user, brand=brand, defaults={"role": Membership.Role.ADMIN})
+
+    if args.sessions:
+        accounts = [data.username(number) for number in range(1, args.users + 1)]
+        write_sessions(args.sessions, list(User.objects.filter(username__in=accounts)))
 
     cache = BrandCache(brand, raise_unavailable=True)
     written = 0

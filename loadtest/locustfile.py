@@ -9,7 +9,9 @@ last one answered), on the mix of issue 15 (loadtest/data.py has each request):
 
 Configured from the environment by loadtest/run.py: LOADTEST_KEYS (keys in the brand),
 LOADTEST_USERS (admin accounts), LOADTEST_MAX_REQUESTS (the run stops itself after that many),
-LOADTEST_SAMPLES (a JSON-lines file: one line per request, for exact percentiles per page).
+LOADTEST_SAMPLES (a JSON-lines file: one line per request, for exact percentiles per page),
+LOADTEST_WEIGHTS (overrides of the mix, e.g. "usage=0"), LOADTEST_SESSIONS (logged-in sessions
+from loadtest/fill.py, so no password is hashed during the run).
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ import json
 import os
 import random
 import re
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import gevent
 from locust import FastHttpUser, constant, events, task
+from requests.cookies import create_cookie
 
 from loadtest import data
 
@@ -29,6 +34,12 @@ KEYS = int(os.environ.get("LOADTEST_KEYS", "50000"))
 ACCOUNTS = int(os.environ.get("LOADTEST_USERS", "32"))
 MAX_REQUESTS = int(os.environ.get("LOADTEST_MAX_REQUESTS", "200000"))
 SAMPLES = os.environ.get("LOADTEST_SAMPLES", "")
+# Logged-in sessions made by loadtest/fill.py (username -> session key); else log in by form.
+_sessions_file = os.environ.get("LOADTEST_SESSIONS", "")
+SESSIONS = json.loads(Path(_sessions_file).read_text()) if _sessions_file else {}
+_weights = data.weights(os.environ.get("LOADTEST_WEIGHTS", ""))
+PAGE_NAMES = [page for page, weight in _weights.items() if weight > 0]
+PAGE_WEIGHTS = [_weights[page] for page in PAGE_NAMES]
 
 _accounts = itertools.count()
 # (name, start epoch s, response time ms, failed): pages and logins (the driver measures the
@@ -73,6 +84,18 @@ class BrandAdmin(FastHttpUser):
     def on_start(self) -> None:
         self.rng = random.Random()
         account = data.username(next(_accounts) % ACCOUNTS + 1)
+        if SESSIONS:
+            host = urlsplit(self.host).hostname
+            self.client.cookiejar.set_cookie(create_cookie("sessionid", SESSIONS[account], domain=host))
+        else:
+            self._log_in(account)
+        # Django rotates the CSRF token at login: take the current one from a page, as htmx does.
+        page = self.client.get(f"/b/{data.SLUG}/keys/", name="(login)")
+        if data.page_ok("key browser", page.status_code, page.text or ""):
+            raise RuntimeError(f"{account} is not logged in")
+        self.csrf = CSRF_HX.search(page.text).group(1)
+
+    def _log_in(self, account: str) -> None:
         page = self.client.get("/login/", name="(login)")
         form = {"username": account, "password": data.PASSWORD,
                 "csrfmiddlewaretoken": CSRF_FORM.search(page.text).group(1)}
@@ -81,9 +104,6 @@ class BrandAdmin(FastHttpUser):
             if response.status_code != 302:
                 response.failure(f"login as {account}: HTTP {response.status_code}")
                 raise RuntimeError(f"login as {account} failed")
-        # Django rotates the CSRF token at login: take the new one from a page, as htmx does.
-        page = self.client.get(f"/b/{data.SLUG}/keys/", name="(login)")
-        self.csrf = CSRF_HX.search(page.text).group(1)
 
     def _send(self, page: str) -> None:
         method, path, headers, form = data.page_request(page, self.rng, keys=KEYS)
@@ -95,22 +115,6 @@ class BrandAdmin(FastHttpUser):
             if problem:
                 response.failure(problem)
 
-    @task(data.WEIGHTS["key browser"])
-    def key_browser(self) -> None:
-        self._send("key browser")
-
-    @task(data.WEIGHTS["key page"])
-    def key_page(self) -> None:
-        self._send("key page")
-
-    @task(data.WEIGHTS["prefix search"])
-    def prefix_search(self) -> None:
-        self._send("prefix search")
-
-    @task(data.WEIGHTS["console"])
-    def console(self) -> None:
-        self._send("console")
-
-    @task(data.WEIGHTS["usage"])
-    def usage(self) -> None:
-        self._send("usage")
+    @task
+    def one_request(self) -> None:
+        self._send(self.rng.choices(PAGE_NAMES, PAGE_WEIGHTS)[0])
