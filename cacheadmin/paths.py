@@ -10,5 +10,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def var_dir() -> Path:
-    """SQLite, the embedded Redis, collected static files and the generated secret key."""
-    return Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
+    """SQLite, the embedded Redis, collected static files and the generated secret key.
+    Absolute, because the embedded Redis changes its working directory to its own folder."""
+    return Path(os.environ.get("VAR_DIR") or BASE_DIR / "var").resolve()

@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=str(ROOT / "var" / "loadtest"))
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # VAR_DIR must be absolute: redis-server changes directory
     instance = out / "instance"
     shutil.rmtree(instance, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
