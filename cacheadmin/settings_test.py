@@ -30,3 +30,6 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# ... and WhiteNoise finds files per request instead of scanning STATIC_ROOT at start (which a
+# fresh clone does not have; it would warn in every test process).
+WHITENOISE_AUTOREFRESH = True

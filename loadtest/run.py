@@ -271,17 +271,18 @@ def render(report: dict) -> str:
             shown = p and p["requests"]
             cells.append(f"{p['p50']:.0f} / {p['p95']:.0f} / {p['p99']:.0f}, {p['errors']}" if shown else "-")
         lines.append(f"| {page} | " + " | ".join(cells) + " |")
-    probe = report["probe_requests"]
-    lines += ["", f"Redis time per request, each page alone ({probe} requests in a row):", "",
-              "| page | Redis ms / request | commandstats raw ms | top-level commands / request | "
-              "costliest (calls, µs per request, commandstats) | page alone p50 ms |",
-              "| --- | --- | --- | --- | --- | --- |"]
-    for page, r in report["redis"].items():
-        main = ", ".join(f"{c} {v['calls_per_request']:.1f}x {v['usec_per_request']:.0f}"
-                         for c, v in list(r["commands"].items())[:3])
-        calls = ", ".join(f"{c} {v:.3g}" for c, v in r["top_level_calls"].items())
-        lines.append(f"| {page} | {r['redis_ms']:.3f} | {r['commandstats_raw_ms']:.3f} | "
-                     f"{r['calls_per_request']:.1f} ({calls}) | {main} | {r['alone_p50']:.1f} |")
+    if report["redis"]:
+        probe = report["probe_requests"]
+        lines += ["", f"Redis time per request, each page alone ({probe} requests in a row):", "",
+                  "| page | Redis ms / request | commandstats raw ms | top-level commands / request | "
+                  "costliest (calls, µs per request, commandstats) | page alone p50 ms |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for page, r in report["redis"].items():
+            main = ", ".join(f"{c} {v['calls_per_request']:.1f}x {v['usec_per_request']:.0f}"
+                             for c, v in list(r["commands"].items())[:3])
+            calls = ", ".join(f"{c} {v:.3g}" for c, v in r["top_level_calls"].items())
+            lines.append(f"| {page} | {r['redis_ms']:.3f} | {r['commandstats_raw_ms']:.3f} | "
+                         f"{r['calls_per_request']:.1f} ({calls}) | {main} | {r['alone_p50']:.1f} |")
     mem = report["memory"]
     lines += ["", "Memory (PSS, MiB): " + ", ".join(
         f"{kind} {v['count']} x {statistics.mean(v['pss_mib_each']):.1f}" for kind, v in mem.items()
