@@ -1,6 +1,7 @@
 """The serve command (`make serve`) as an operator runs it: DEBUG off under gunicorn, static
 files from WhiteNoise (hashed, compressed, cached forever), a styled login page, the script pool
-started at worker boot, and a clean stop on SIGTERM, embedded Redis included.
+started at worker boot, a graceful reload on SIGHUP, and a clean stop on SIGTERM, embedded Redis
+included.
 
 A real gunicorn on a free loopback port with its own VAR_DIR (own SQLite, own embedded Redis,
 generated secret key); every process it starts is ended whatever happens (loadtest/server.py).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import signal
 import stat
 import time
 import urllib.error
@@ -90,6 +92,24 @@ def test_script_pool_starts_when_a_worker_boots(served):
         assert time.monotonic() < deadline, (tree, served.log_tail())
         time.sleep(0.2)
     assert len(tree["web"]) >= 2 and tree["redis"]
+
+
+def test_sighup_reloads_workers_without_stopping_the_embedded_redis(served):
+    before = served.processes()
+    assert before["web"] and before["redis"]
+    served.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 90
+    while True:
+        after = served.processes()
+        fresh = set(after["web"]) - set(before["web"])
+        old_gone = not any(alive(pid) for pid in before["web"])
+        if old_gone and len(fresh) == len(before["web"]) and len(after["script"]) == 2 * len(fresh):
+            break
+        assert time.monotonic() < deadline, (before, after, served.log_tail())
+        time.sleep(0.2)
+    assert after["redis"] == before["redis"]  # the master kept it running through the reload
+    status, _headers, _body = fetch(served.base_url + "/healthz")
+    assert status == 200
 
 
 def test_sigterm_stops_everything_embedded_redis_included(served):
