@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+from cacheadmin import embedded_redis
 from loadtest.server import ROOT, isolated_env
 
 pytestmark = pytest.mark.slow
@@ -48,10 +49,15 @@ def dev_env(tmp_path_factory):
     env = isolated_env(var_dir)
     subprocess.run([sys.executable, "-m", "cacheadmin.secret_key"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
-    for args in (["migrate", "--noinput"], ["seed_demo"]):
-        result = manage(args, {**env, "DEBUG": "1"})  # exactly as the Makefile runs them
-        assert result.returncode == 0, result.stderr
-    return env
+    try:
+        for args in (["migrate", "--noinput"], ["seed_demo"]):
+            result = manage(args, {**env, "DEBUG": "1"})  # exactly as the Makefile runs them
+            assert result.returncode == 0, result.stderr
+        yield env
+    finally:
+        # Each command stops the embedded Redis as its last user; one killed on a timeout
+        # cannot, so make sure none outlives the test.
+        embedded_redis.shutdown(var_dir)
 
 
 def changepassword_on_a_terminal(env: dict[str, str], username: str, password: str) -> tuple[int, str]:
