@@ -6,6 +6,7 @@ Everything callers need is exported here; nobody outside this package imports it
     service.py        BrandCache: the six contract operations and the admin operations
     validation.py     checks made before anything reaches Redis (keys, TTLs, values, amounts)
     scripts.py        the Lua scripts (one round trip per call) and how they are run
+    script_slots.py   script executions in flight per brand, the time-limit budget, script stats
     layout.py         where a brand's data lives in Redis (one hash tag per brand)
     usage.py          reads across many brands in one pipeline (monitor, metrics, snapshots)
     server.py         what the Redis server says about itself (staff panel, health)
@@ -32,6 +33,16 @@ from brands.cache.errors import (
     NotANumberError,
 )
 from brands.cache.layout import BrandKeys
+from brands.cache.script_slots import (
+    DURATION_HISTORY,
+    OUTCOMES,
+    BudgetState,
+    ScriptStats,
+    SlotGrant,
+    brands_script_stats,
+    script_slot_acquire,
+    script_slot_release,
+)
 from brands.cache.scripts import SCRIPTS
 from brands.cache.server import ServerInfo, server_info
 from brands.cache.service import UNAVAILABLE_WARNING, BrandCache, CacheLimits
@@ -49,6 +60,8 @@ from brands.cache.validation import (
 )
 
 __all__ = [
+    "DURATION_HISTORY",
+    "OUTCOMES",
     "KEY_MAX_LENGTH",
     "KEY_RULE",
     "SCRIPTS",
@@ -56,6 +69,7 @@ __all__ = [
     "UNAVAILABLE_WARNING",
     "BrandCache",
     "BrandKeys",
+    "BudgetState",
     "CacheKeyError",
     "CacheLimits",
     "CacheTTLError",
@@ -67,8 +81,11 @@ __all__ = [
     "LiveCounts",
     "NamespaceNode",
     "NotANumberError",
+    "ScriptStats",
     "ServerInfo",
+    "SlotGrant",
     "brands_live_counts",
+    "brands_script_stats",
     "delete_names",
     "describe",
     "fill_brand_layout",
@@ -79,6 +96,8 @@ __all__ = [
     "ping",
     "reads_processed",
     "redis_client",
+    "script_slot_acquire",
+    "script_slot_release",
     "server_environment",
     "server_info",
     "shorten",

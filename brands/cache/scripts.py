@@ -275,11 +275,17 @@ class _Scripts:
 
     def __init__(self) -> None:
         self._scripts: dict[str, Script] = {}
+        self._sources: dict[str, str] = {}
+
+    def register(self, **sources: str) -> None:
+        """Scripts defined in other modules of this package (script_slots.py), by name."""
+        self._sources.update(sources)
 
     def get(self, name: str, client: Redis) -> Script:
         script = self._scripts.get(name)
         if script is None:
-            script = self._scripts[name] = client.register_script(globals()[name])
+            source = self._sources.get(name) or globals()[name]
+            script = self._scripts[name] = client.register_script(source)
         return script
 
     def run(self, name: str, client: Redis, keys: Sequence, args: Sequence) -> Any:

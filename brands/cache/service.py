@@ -383,7 +383,7 @@ class BrandCache:
     @raises_unavailable
     def delete_all(self) -> int:
         deleted = self.delete_prefix("")
-        self.client.delete(*self.keys.index_keys)
+        self.client.delete(*self.keys.index_keys, *self.keys.script_keys)
         return deleted
 
     def export_lines(self, *, batch: int = 500) -> Iterator[str]:

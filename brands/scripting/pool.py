@@ -11,11 +11,11 @@ inherit the environment, CACHEADMIN_KEY_PREFIX included.
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import json
 import logging
 import os
-import queue
 import select
 import subprocess
 import sys
@@ -30,9 +30,9 @@ logger = logging.getLogger(__name__)
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 
 # Generous: on a busy two-core machine a worker's Python + Django start can take seconds, and
-# that time is never charged to a script.
+# that time is never charged to a script (nor waited for by an execution, except while the pool
+# itself starts).
 STARTUP_TIMEOUT_S = 60.0
-ACQUIRE_TIMEOUT_S = 60.0
 
 
 class WorkerGone(Exception):
@@ -118,10 +118,23 @@ class _Worker:
 
 
 class ScriptPool:
-    def __init__(self, size: int = 2, *, env: dict[str, str] | None = None) -> None:
+    """``size`` executions at once on ``size + spare`` long-lived workers.
+
+    Only started workers (their "ready" line received) are handed out, so no execution ever waits
+    for a worker's start-up, and the spare ones are there when a worker is killed at the time
+    limit: its replacement starts in the background while the spare takes its place
+    (docs/contract.md#fair-scheduling). A caller waits at most ``wait_s`` for a free worker, then
+    gets PoolUnavailable; only while the pool itself is starting (no worker ready yet) does it wait
+    up to STARTUP_TIMEOUT_S.
+    """
+
+    def __init__(self, size: int = 2, *, spare: int | None = None, env: dict[str, str] | None = None,
+                 wait_s: float | None = None) -> None:
         from django.conf import settings
 
         self.size = max(1, int(size))
+        self.spare = max(0, int(getattr(settings, "SCRIPT_SPARE_WORKERS", 1) if spare is None else spare))
+        self.wait_s = (getattr(settings, "SCRIPT_WORKER_WAIT_MS", 1000) / 1000) if wait_s is None else wait_s
         self.pid = os.getpid()
         self._env = dict(os.environ)
         self._env["DJANGO_SETTINGS_MODULE"] = (
@@ -131,62 +144,160 @@ class ScriptPool:
         self._env["CACHEADMIN_KEY_PREFIX"] = settings.CACHEADMIN_KEY_PREFIX
         self._env["PYTHONUNBUFFERED"] = "1"
         self._env.update(env or {})
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._workers: set[_Worker] = set()
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._ready: collections.deque[_Worker] = collections.deque()
+        self._in_flight = 0
+        self._ever_ready = False
+        self._start_failures = 0
         self._closed = False
-        for _ in range(self.size):
-            self._idle.put(self._spawn())
+        self._started_at = time.monotonic()
+        for _ in range(self.size + self.spare):
+            self._start_worker()
 
-    def _spawn(self) -> _Worker:
-        worker = _Worker(self._env)
-        with self._lock:
+    @property
+    def processes(self) -> int:
+        """How many worker processes the pool keeps: ``size`` plus the spares."""
+        return self.size + self.spare
+
+    # ------------------------------------------------------------------ worker lifecycle
+
+    def _start_worker(self) -> None:
+        """Start a worker; a background thread hands it out once it is ready."""
+        try:
+            worker = _Worker(self._env)
+        except OSError:
+            logger.exception("cannot start a script worker")
+            self._start_failed()
+            return
+        with self._cond:
             self._workers.add(worker)
-        return worker
+        threading.Thread(target=self._await_ready, args=(worker,), name="script-worker-start",
+                         daemon=True).start()
+
+    def _await_ready(self, worker: _Worker) -> None:
+        try:
+            worker.wait_ready(STARTUP_TIMEOUT_S)
+            ok = True
+        except (WorkerGone, ValueError, OSError):
+            ok = False
+        with self._cond:
+            closed = self._closed
+            if ok and not closed:
+                self._ready.append(worker)
+                self._ever_ready = True
+                self._start_failures = 0
+                self._cond.notify()
+                return
+            self._workers.discard(worker)
+        worker.kill()
+        if not closed:
+            logger.warning("script worker %s failed to start", worker.pid)
+            self._start_failed()
+
+    def _start_failed(self) -> None:
+        """Try again later, backing off, so a broken environment does not spin."""
+        with self._cond:
+            self._start_failures += 1
+            failures = self._start_failures
+            self._cond.notify_all()  # waiters re-check whether to give up
+        if not self._closed:
+            timer = threading.Timer(min(30.0, 0.5 * 2 ** min(failures, 6)), self._start_worker)
+            timer.daemon = True
+            timer.start()
+
+    def _acquire(self, wait_s: float) -> _Worker:
+        now = time.monotonic()
+        deadline = now + wait_s
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise PoolUnavailable("the script pool is shut down")
+                self._prune_dead_idle()
+                if self._in_flight < self.size and self._ready:
+                    self._in_flight += 1
+                    return self._ready.pop()  # the most recently used: warm caches
+                if not self._ever_ready and self._start_failures >= 3:
+                    raise PoolUnavailable("script workers fail to start")
+                limit = deadline
+                if not self._ever_ready:
+                    # The pool is starting: start-up is not "waiting for a busy worker".
+                    limit = max(deadline, self._started_at + STARTUP_TIMEOUT_S)
+                remaining = limit - time.monotonic()
+                if remaining <= 0:
+                    raise PoolUnavailable(
+                        f"all script workers are busy (waited {round(wait_s * 1000)} ms)"
+                    )
+                self._cond.wait(remaining)
+
+    def _prune_dead_idle(self) -> None:
+        """Replace idle workers that died (killed from outside); called with the lock held."""
+        for worker in [w for w in self._ready if w.proc.poll() is not None]:
+            self._ready.remove(worker)
+            self._workers.discard(worker)
+            threading.Thread(target=self._replace, args=(worker,), daemon=True).start()
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        if not self._closed:
+            self._start_worker()
+
+    def _release(self, worker: _Worker) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                self._ready.append(worker)
+                self._cond.notify()
+        if closed:
+            worker.stop()
 
     def _discard(self, worker: _Worker) -> None:
+        """Kill a worker that was handed out, free its place and start its replacement."""
         worker.kill()
-        with self._lock:
+        with self._cond:
             self._workers.discard(worker)
+            self._in_flight -= 1
             closed = self._closed
+            self._cond.notify()
         if not closed:
-            # The replacement starts now and is waited for by whoever takes it next.
-            self._idle.put(self._spawn())
+            self._start_worker()
 
     def worker_pids(self) -> list[int]:
-        with self._lock:
+        with self._cond:
             return sorted(worker.pid for worker in self._workers)
 
-    def _acquire(self) -> _Worker:
-        for _ in range(3):
-            try:
-                worker = self._idle.get(timeout=ACQUIRE_TIMEOUT_S)
-            except queue.Empty:
-                raise PoolUnavailable("no script worker became free in time") from None
-            if worker.ready and worker.proc.poll() is None:
-                return worker
-            try:
-                if worker.proc.poll() is not None:
-                    raise WorkerGone()
-                worker.wait_ready(STARTUP_TIMEOUT_S)
-                return worker
-            except (WorkerGone, ValueError):
-                logger.warning("script worker %s failed to start; replacing it", worker.pid)
-                self._discard(worker)
-        raise PoolUnavailable("script workers fail to start")
+    def ready_count(self) -> int:
+        with self._cond:
+            return len(self._ready)
 
-    def execute(self, job: dict, *, timeout_ms: int) -> dict:
-        """Run one job on a free worker, within ``timeout_ms`` of wall-clock time."""
-        if self._closed:
-            raise PoolUnavailable("the script pool is shut down")
-        worker = self._acquire()
+    def wait_ready(self, timeout_s: float = STARTUP_TIMEOUT_S) -> bool:
+        """Wait until every worker is started and idle (benchmarks, tests)."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while len(self._ready) < self.processes or self._in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.1))
+            return True
+
+    # ------------------------------------------------------------------ executions
+
+    def execute(self, job: dict, *, timeout_ms: int, wait_s: float | None = None) -> dict:
+        """Run one job on a free worker, within ``timeout_ms`` of wall-clock time. Waits at most
+        ``wait_s`` (default: the pool's) for a free worker, else raises PoolUnavailable."""
+        wait_s = self.wait_s if wait_s is None else wait_s
+        worker = self._acquire(wait_s)
         outcome = Outcome(int(job["ops_limit"]))
         try:
             worker.send(job)
         except WorkerGone:
             # It died while idle; nothing of the job ran. Try once more on another worker.
             self._discard(worker)
-            worker = self._acquire()
+            worker = self._acquire(wait_s)
             try:
                 worker.send(job)
             except WorkerGone:
@@ -209,15 +320,19 @@ class ScriptPool:
                     )
                 kind = message.get("ev")
                 if kind == "done":
-                    self._idle.put(worker)
+                    self._release(worker)
                     return message["result"]
                 if kind == "failed":
-                    self._idle.put(worker)
+                    self._release(worker)
                     return outcome.to_result(
                         ok=False,
                         error=error_info("InternalError", "The script could not be run (internal error)"),
                         duration_ms=(time.monotonic() - started) * 1000,
                     )
+                if kind == "fatal":
+                    # The worker ends itself after this (memory over its limit): replace it.
+                    self._discard(worker)
+                    return message["result"]
                 outcome.apply(message)
         except (WorkerGone, ValueError, KeyError):
             logger.exception("script worker %s stopped unexpectedly", worker.pid)
@@ -233,10 +348,12 @@ class ScriptPool:
             raise
 
     def close(self) -> None:
-        with self._lock:
+        with self._cond:
             self._closed = True
             workers = list(self._workers)
             self._workers.clear()
+            self._ready.clear()
+            self._cond.notify_all()
         for worker in workers:
             worker.stop()
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
 from brands.access import BrandAccess, brand_view
-from brands.scripting import EXAMPLES, EXAMPLES_BY_SLUG, run_script
+from brands.scripting import EXAMPLES, EXAMPLES_BY_SLUG, run_script_execution
 from brands.scripting.history import script_history, script_run_get, script_run_record
 from brands.views._htmx import render_page, wants_fragment
 
@@ -110,19 +110,31 @@ def _show(request: HttpRequest, access: BrandAccess) -> HttpResponse:
 
 def _run(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     code = _code_from_request(request)
-    result = run_script(access.brand, code)
-    script_run_record(brand=access.brand, user=request.user, code=code, result=result)
+    execution = run_script_execution(access.brand, code)
+    result = execution.result
+    if not execution.refused:
+        # A refused run (brand busy, time-limit budget spent, no free worker) ran nothing: it is
+        # counted in the brand's script statistics, not kept in the history or the audit log
+        # (docs/contract.md#fair-scheduling).
+        script_run_record(brand=access.brand, user=request.user, code=code, result=result)
     if _wants_json(request):
-        return JsonResponse(result)
+        response = JsonResponse(result, status=execution.http_status)
+        if execution.retry_after_s:
+            response["Retry-After"] = str(execution.retry_after_s)
+        return response
     if wants_fragment(request):
-        response = render(request, "brands/console.html#result", _result_context(result, code))
+        context = _result_context(result, code)
+        context["refused"] = execution.refused
+        response = render(request, "brands/console.html#result", context)
+        if execution.refused:
+            return response
         # The history list reloads itself; the brand header's usage bar too, if keys may have changed.
         trigger_client_event(response, "script-ran", {"ok": result["ok"]})
         if result["ops"]:
             trigger_client_event(response, "usage-changed", {})
         return response
     context = _page_context(access, code)
-    context.update(_result_context(result, code))
+    context.update(_result_context(result, code), refused=execution.refused)
     return render_page(request, "brands/console.html", context)
 
 

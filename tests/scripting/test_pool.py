@@ -19,7 +19,8 @@ from tests.support.scripts import value
 def test_the_default_pool_is_shared_and_sized_from_settings(script_pool):
     assert get_pool() is script_pool
     assert script_pool.size == settings.SCRIPT_WORKERS
-    assert len(script_pool.worker_pids()) == settings.SCRIPT_WORKERS
+    assert script_pool.spare == settings.SCRIPT_SPARE_WORKERS
+    assert len(script_pool.worker_pids()) == settings.SCRIPT_WORKERS + settings.SCRIPT_SPARE_WORKERS
 
 
 def test_workers_are_long_lived(run, script_pool):
@@ -42,12 +43,12 @@ def test_a_worker_killed_from_outside_is_replaced(run, script_pool):
     os.kill(victim, signal.SIGKILL)
     time.sleep(0.2)
     # Whichever worker each run lands on, every run gets a proper result.
-    results = [run("'alive'") for _ in range(script_pool.size + 2)]
+    results = [run("'alive'") for _ in range(script_pool.processes + 2)]
     for result in results:
         assert result["ok"] or result["error"]["name"] == "InternalError"
     assert value(run("'alive'")) == "alive"
     assert victim not in script_pool.worker_pids()
-    assert len(script_pool.worker_pids()) == script_pool.size
+    assert len(script_pool.worker_pids()) == script_pool.processes
 
 
 def test_an_orphaned_worker_ends_itself(tmp_path):

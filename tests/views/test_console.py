@@ -220,3 +220,20 @@ def test_csrf_is_enforced(brand, brand_admin, script_pool):
 def test_other_methods_are_refused(admin_client, brand):
     assert admin_client.put(console_url(brand)).status_code == 405
     assert admin_client.post(console_url(brand, "history/")).status_code == 405
+
+
+def test_a_brand_over_its_cap_gets_429_with_retry_after_and_the_console_says_why(admin_client, brand):
+    from brands.cache import script_slot_acquire
+
+    # Another process holds the brand's only slot.
+    assert script_slot_acquire(brand.pk, "elsewhere", cap=1, lease_ms=30_000, budget_ms=10**9,
+                               count_refusal=False).granted
+    response = admin_client.post(console_url(brand), {"code": "cache.set('x', 1)"}, **JSON_ACCEPT)
+    assert response.status_code == 429 and response["Retry-After"] == "1"
+    assert response.json()["error"]["name"] == "BusyError"
+    body = admin_client.post(console_url(brand), {"code": "1"}, **HX).content.decode()
+    assert "another script of this brand is still running" in body and "not run" in body
+    # Nothing ran: no history row, no audit entry, no write.
+    assert not ScriptRun.objects.filter(brand=brand).exists()
+    assert not AuditEntry.objects.filter(brand=brand).exists()
+    assert BrandCache.for_brand(brand).get("x") is None
