@@ -112,14 +112,28 @@ local function is_json_number(s)
   return i == #s + 1
 end
 
--- Shortest of %.15g / %.16g / %.17g that reads back to the same double, exponent written the
--- way JavaScript writes it (1e-7, 1e+21).
+-- The number as JavaScript writes it (Number.prototype.toString, which JSON.stringify uses): the
+-- fewest significant digits that read back to the same double (%.<p-1>e is correctly rounded,
+-- so the first p that round-trips gives JavaScript's digits), then laid out by JavaScript's
+-- rules: plain up to 21 integer digits, "0.000001" down to 1e-6, else 1.5e+21 / 1e-7.
 local function format_number(x)
   if x == 0 then return '0' end  -- also -0, which JSON.stringify writes as 0
-  for _, fmt in ipairs({'%.15g', '%.16g', '%.17g'}) do
-    local s = string.format(fmt, x)
+  for p = 1, 17 do
+    local s = string.format('%.' .. (p - 1) .. 'e', x)
     if tonumber(s) == x then
-      return (s:gsub('e([+-])0*(%d)', 'e%1%2'))
+      local sign, first, rest, exp = s:match('^(-?)(%d)%.?(%d*)e([-+]%d+)$')
+      local digits = (first .. rest):gsub('0+$', '')
+      local k, n = #digits, tonumber(exp) + 1
+      if k <= n and n <= 21 then
+        return sign .. digits .. string.rep('0', n - k)
+      elseif 0 < n and n <= 21 then
+        return sign .. digits:sub(1, n) .. '.' .. digits:sub(n + 1)
+      elseif -6 < n and n <= 0 then
+        return sign .. '0.' .. string.rep('0', -n) .. digits
+      end
+      local e = n - 1
+      local mantissa = (k == 1) and digits or (digits:sub(1, 1) .. '.' .. digits:sub(2))
+      return sign .. mantissa .. 'e' .. (e >= 0 and '+' or '-') .. math.abs(e)
     end
   end
   return string.format('%.17g', x)

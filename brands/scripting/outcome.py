@@ -33,7 +33,13 @@ def error_info(name: str, message: str, line: int | None = None) -> dict:
 
 
 def utf8_len(text: str) -> int:
-    return len(text.encode("utf-8", "replace"))
+    """UTF-8 bytes of a text; a lone surrogate (possible in a JavaScript string) counts its 3."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def js_length(text: str) -> int:
+    """A string's length as JavaScript counts it (UTF-16 code units): '😀'.length is 2."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 class Outcome:
@@ -152,17 +158,24 @@ class Capture(Outcome):
             self._emit({"ev": "log", "level": level, "message": message})
         return True
 
-    def set_variable(self, name: str, text: str) -> None:
+    def set_variable(self, name: str, text: str) -> bool:
+        """Record a variable from its JSON text if it fits; False when the text is not JSON.
+        The size is checked on the text before anything is parsed: a value made of repeated
+        references parses into many times its text's size."""
         size = utf8_len(name) + utf8_len(text)
         previous = self._variable_sizes.get(name, 0)
         if self._output_bytes - previous + size > limits.MAX_OUTPUT_BYTES:
             self._drop()
-            return
+            return True
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return False
         self._output_bytes += size - previous
         self._variable_sizes[name] = size
-        value = json.loads(text)
         self.variables[name] = value
         self._stream_update({"ev": "var", "name": name, "value": value})
+        return True
 
     def set_redirect(self, url: str) -> None:
         self.redirect = url

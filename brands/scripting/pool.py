@@ -3,9 +3,10 @@
 The quickjs package refuses to call into Python while its own time limit is set, and the cache
 methods are Python, so the time limit is enforced from here: the parent sends a job, waits for the
 answer with a deadline and, when the deadline passes, kills that worker and starts a replacement.
-Other executions run on other workers and are not disturbed. Workers are plain subprocesses
-talking JSON lines over pipes; they set Django up themselves (for the django-redis connection) and
-inherit the environment, CACHEADMIN_KEY_PREFIX included.
+Other executions run on other workers and are not disturbed. Workers are forked by the pool's
+zygote (brands.scripting.zygote), which set Django up once, inherited the environment
+(CACHEADMIN_KEY_PREFIX included) and forks a replacement in milliseconds; they talk JSON lines
+over a socket pair.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import json
 import logging
 import os
 import select
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -43,25 +46,96 @@ class PoolUnavailable(Exception):
     """No worker could be started or became free in time."""
 
 
-class _Worker:
+class _Zygote:
+    """The pool's zygote process (brands.scripting.zygote): forks started workers on request.
+    Started on the first request for a worker, and again should it die."""
+
     def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "brands.scripting.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=PROJECT_DIR,
-            env=env,
-            close_fds=True,
-        )
-        self.fd = self.proc.stdout.fileno()
+        self._env = env
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._control: socket.socket | None = None
+        self._replies = None
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "brands.scripting.zygote", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, pass_fds=[theirs.fileno()], cwd=PROJECT_DIR, env=self._env,
+                close_fds=True,
+            )
+        finally:
+            theirs.close()
+        ours.settimeout(STARTUP_TIMEOUT_S)
+        self._control, self._replies = ours, ours.makefile("rb")
+        if self._replies.readline() != b"ready\n":
+            raise OSError("the script zygote did not start")
+
+    def spawn(self) -> tuple[socket.socket, int]:
+        """A new worker: our end of its socket, and its pid."""
+        with self._lock:
+            for attempt in range(2):
+                ours = None
+                try:
+                    if self._proc is None or self._proc.poll() is not None:
+                        self._close()
+                        self._start()
+                    ours, theirs = socket.socketpair()
+                    try:
+                        socket.send_fds(self._control, [b"w"], [theirs.fileno()])
+                    finally:
+                        theirs.close()
+                    return ours, int(self._replies.readline())
+                except (OSError, ValueError):
+                    if ours is not None:
+                        ours.close()
+                    self._close()
+                    if attempt:
+                        raise WorkerGone("the script zygote cannot fork workers") from None
+        raise AssertionError("unreachable")
+
+    def _close(self) -> None:
+        for closable in (self._replies, self._control):
+            with contextlib.suppress(OSError):
+                if closable is not None:
+                    closable.close()
+        self._replies = self._control = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)  # it exits when its control socket closes
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+
+class _Worker:
+    """One worker forked by the zygote, spoken to over a socket pair. It is not this process's
+    child, so it is signalled and watched through a pidfd (immune to pid reuse)."""
+
+    def __init__(self, zygote: _Zygote) -> None:
+        self.sock, self.pid = zygote.spawn()
+        self.fd = self.sock.fileno()
+        try:
+            self.pidfd: int | None = os.pidfd_open(self.pid)
+        except OSError:
+            self.pidfd = None  # it is already gone
         self.poller = select.poll()
         self.poller.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         self.buffer = bytearray()
         self.ready = False
 
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
+    def alive(self) -> bool:
+        if self.pidfd is None:
+            return False
+        exited = select.poll()
+        exited.register(self.pidfd, select.POLLIN)
+        return not exited.poll(0)
 
     def read_message(self, deadline: float) -> dict | None:
         """The next message, or None when ``deadline`` (time.monotonic) passes first."""
@@ -76,7 +150,10 @@ class _Worker:
                 return None
             if not self.poller.poll(max(1, int(remaining * 1000))):
                 continue  # loop re-checks the deadline
-            chunk = os.read(self.fd, 1 << 16)
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except OSError as exc:
+                raise WorkerGone() from exc
             if not chunk:
                 raise WorkerGone()
             self.buffer += chunk
@@ -89,32 +166,39 @@ class _Worker:
 
     def send(self, job: dict) -> None:
         try:
-            self.proc.stdin.write(json.dumps(job, separators=(",", ":")).encode("utf-8") + b"\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, ValueError, OSError) as exc:
+            self.sock.sendall(json.dumps(job, separators=(",", ":")).encode("utf-8") + b"\n")
+        except (OSError, ValueError) as exc:
             raise WorkerGone() from exc
 
+    def _wait_exit(self, timeout_s: float) -> bool:
+        if self.pidfd is None:
+            return True
+        exited = select.poll()
+        exited.register(self.pidfd, select.POLLIN)
+        return bool(exited.poll(int(timeout_s * 1000)))
+
     def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-        with contextlib.suppress(Exception):
-            self.proc.wait(timeout=10)
-        self._close_pipes()
+        if self.pidfd is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            self._wait_exit(10)
+        self._close()
 
     def stop(self, timeout_s: float = 2.0) -> None:
-        """Ask the worker to exit (stdin EOF); kill it if it does not."""
-        with contextlib.suppress(OSError, ValueError):
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
+        """Ask the worker to exit (end of its job stream); kill it if it does not."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+        if not self._wait_exit(timeout_s):
             self.kill()
-        self._close_pipes()
+        self._close()
 
-    def _close_pipes(self) -> None:
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            with contextlib.suppress(OSError, ValueError):
-                pipe.close()
+    def _close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        if self.pidfd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.pidfd)
+            self.pidfd = None
 
 
 class ScriptPool:
@@ -144,6 +228,7 @@ class ScriptPool:
         self._env["CACHEADMIN_KEY_PREFIX"] = settings.CACHEADMIN_KEY_PREFIX
         self._env["PYTHONUNBUFFERED"] = "1"
         self._env.update(env or {})
+        self._zygote = _Zygote(self._env)
         self._cond = threading.Condition()
         self._workers: set[_Worker] = set()
         self._ready: collections.deque[_Worker] = collections.deque()
@@ -163,19 +248,18 @@ class ScriptPool:
     # ------------------------------------------------------------------ worker lifecycle
 
     def _start_worker(self) -> None:
-        """Start a worker; a background thread hands it out once it is ready."""
+        """Start a worker in the background; it is handed out once it is ready."""
+        threading.Thread(target=self._await_ready, name="script-worker-start", daemon=True).start()
+
+    def _await_ready(self) -> None:
         try:
-            worker = _Worker(self._env)
-        except OSError:
+            worker = _Worker(self._zygote)
+        except WorkerGone:
             logger.exception("cannot start a script worker")
             self._start_failed()
             return
         with self._cond:
             self._workers.add(worker)
-        threading.Thread(target=self._await_ready, args=(worker,), name="script-worker-start",
-                         daemon=True).start()
-
-    def _await_ready(self, worker: _Worker) -> None:
         try:
             worker.wait_ready(STARTUP_TIMEOUT_S)
             ok = True
@@ -232,7 +316,7 @@ class ScriptPool:
 
     def _prune_dead_idle(self) -> None:
         """Replace idle workers that died (killed from outside); called with the lock held."""
-        for worker in [w for w in self._ready if w.proc.poll() is not None]:
+        for worker in [w for w in self._ready if not w.alive()]:
             self._ready.remove(worker)
             self._workers.discard(worker)
             threading.Thread(target=self._replace, args=(worker,), daemon=True).start()
@@ -356,6 +440,7 @@ class ScriptPool:
             self._cond.notify_all()
         for worker in workers:
             worker.stop()
+        self._zygote.close()
 
 
 _default_pool: ScriptPool | None = None

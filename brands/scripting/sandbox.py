@@ -30,10 +30,11 @@ from brands.cache import (
     CacheTTLError,
     CacheValueError,
     NotANumberError,
+    shorten,
     validate_key,
 )
 from brands.scripting import limits
-from brands.scripting.outcome import Capture, Emit, error_info
+from brands.scripting.outcome import Capture, Emit, error_info, js_length, utf8_len
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +64,28 @@ def js_stack_bytes() -> int:
     return max(256 * 1024, min(4 * 1024 * 1024, soft // 2))
 
 
+# QuickJS reads a decimal integer text of 20 or more digits with a shortcut that is off by one
+# ulp or more (its js_strtod keeps 19 digits and scales by a power of ten): 541679466370067500000
+# reads as 541679466370067460000. With an exponent it takes the correctly rounded strtod path, so
+# every such integer in a reply gets "e0" (docs/contract.md#values: get returns what was stored).
+# Strings are matched first so that digits inside them are left alone.
+_LONG_DIGITS = re.compile(r"\d{20}")
+_STRING_OR_LONG_INTEGER = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\d.eE+\-])-?\d{20,}(?![\d.eE])')
+
+
+def quickjs_exact(json_text: str) -> str:
+    """JSON text that QuickJS's JSON.parse reads to exactly the numbers it denotes."""
+    if not _LONG_DIGITS.search(json_text):
+        return json_text
+    return _STRING_OR_LONG_INTEGER.sub(
+        lambda m: m.group() if m.group().startswith('"') else m.group() + "e0", json_text
+    )
+
+
 # Replies to the prelude (its $ca$call): JSON text with named fields, always ASCII (a lone
 # surrogate in a message must survive the way back into QuickJS).
 def _reply(value_json: str) -> str:
-    return '{"kind":"value","value":' + value_json + "}"
+    return '{"kind":"value","value":' + quickjs_exact(value_json) + "}"
 
 
 _TRUE, _FALSE, _NULL = _reply("true"), _reply("false"), _reply("null")
@@ -121,7 +140,7 @@ def js_number(number: float) -> str:
 
 
 def error_line(stack: str) -> int | None:
-    """The line of the script where an error happened: the first frame of the script's own code
+    """The line of the script where an error happened: the innermost frame of the script's own code
     that has a line (frames of the prelude, named $ca$..., are left out)."""
     lines = stack.splitlines()[:10_000]
     for index, raw in enumerate(lines):
@@ -137,6 +156,9 @@ def error_line(stack: str) -> int | None:
         following = lines[index + 1].strip() if index + 1 < len(lines) else ""
         if function == "<eval>" and following == "at eval (native)":
             return 1
+        # A function's own frame without a line (QuickJS leaves it out when the throw is on the
+        # function's first line): the line is not known, and a caller's line would be wrong.
+        return None
     return None
 
 
@@ -273,36 +295,40 @@ class OutputHost:
                 return _type_error("console: bad log call")
             return _bool(capture.log(level, message))
         if call == "var":
+            # docs/contract.md#script-globals: a name must be a non-empty string; one longer than
+            # the bound is dropped with a warning, like any other output over its bound.
             name_arg = _arg(request, "name")
             name = name_arg.get("value")
-            valid = (name_arg.get("type") == "string" and isinstance(name, str)
-                     and 0 < len(name) <= limits.MAX_VARIABLE_NAME_CHARS and "\0" not in name)
-            if not valid:
+            if name_arg.get("type") != "string" or not isinstance(name, str) or not name:
                 return _type_error(
-                    f"setVariable(name, value): name must be a non-empty string of at most "
-                    f"{limits.MAX_VARIABLE_NAME_CHARS} characters (and no NUL)"
+                    f"setVariable(name, value): name must be a non-empty string, got {_described(name_arg)}"
                 )
             value = request.get("value") if isinstance(request.get("value"), dict) else {}
             text = value.get("json")
             if not isinstance(text, str):
                 return _type_error(
-                    f"setVariable({name[:40]!r}, value): the value is not JSON-serialisable "
+                    f"setVariable({shorten(name)!r}, value): the value is not JSON-serialisable "
                     f"({str(value.get('error'))[:200]})"
                 )
-            try:
-                json.loads(text)
-            except ValueError:
-                return _type_error(f"setVariable({name[:40]!r}, value): the value is not valid JSON")
-            capture.set_variable(name, text)
+            if js_length(name) > limits.MAX_VARIABLE_NAME_CHARS:
+                capture.warn(
+                    f"setVariable: names longer than {limits.MAX_VARIABLE_NAME_CHARS} characters "
+                    "are dropped"
+                )
+                return _NULL
+            if not capture.set_variable(name, text):
+                return _type_error(f"setVariable({shorten(name)!r}, value): the value is not valid JSON")
             return _NULL
         if call == "redirect":
             url_arg = _arg(request, "url")
             url = url_arg.get("value")
-            if not isinstance(url, str) or len(url) > limits.MAX_REDIRECT_CHARS:
-                return _type_error(
-                    f"redirect(url): url must be a string of at most {limits.MAX_REDIRECT_CHARS} "
-                    f"characters, got {_type_of(url_arg)}"
+            if url_arg.get("type") != "string" or not isinstance(url, str):
+                return _type_error(f"redirect(url): url must be a string, got {_described(url_arg)}")
+            if js_length(url) > limits.MAX_REDIRECT_CHARS:
+                capture.warn(
+                    f"redirect: URLs longer than {limits.MAX_REDIRECT_CHARS} characters are dropped"
                 )
+                return _NULL
             capture.set_redirect(url)
             return _NULL
         return _error("unknown output call")
@@ -398,7 +424,7 @@ def _null_was_out_of_memory(context: quickjs.Context, memory_mb: int, code: str)
 def _completion_value(text: Any, capture: Capture) -> Any:
     if not isinstance(text, str):
         return None
-    if len(text) > limits.MAX_RESULT_BYTES:
+    if utf8_len(text) > limits.MAX_RESULT_BYTES:  # bytes, as the limit says; checked before parsing
         capture.warn(
             f"The script's result is larger than {limits.MAX_RESULT_BYTES // 1024} KiB of JSON; "
             "it is reported as null"
