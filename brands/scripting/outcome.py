@@ -8,6 +8,7 @@ record from the events it received, so a timed-out result still reports what hap
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,34 @@ def error_info(name: str, message: str, line: int | None = None) -> dict:
 def utf8_len(text: str) -> int:
     """UTF-8 bytes of a text; a lone surrogate (possible in a JavaScript string) counts its 3."""
     return len(text.encode("utf-8", "surrogatepass"))
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def result_json_text(result: dict, *, indent: int | None = None) -> str:
+    """JSON text of a result with non-ASCII kept as it is and lone surrogates as \\udXXX escapes
+    (the same strings, in a text that encodes to UTF-8)."""
+    return _LONE_SURROGATE.sub(_escape, json.dumps(result, indent=indent, ensure_ascii=False))
+
+
+def escape_unstorable(value: Any) -> Any:
+    """``value`` with every NUL and lone surrogate in its strings (keys too) written as its
+    JSON escape text (``\\u0000``, ``\\ud83d``). JavaScript strings may hold both; UTF-8 cannot
+    carry a lone surrogate, and PostgreSQL's text and jsonb refuse both. For the stored history,
+    the HTML page and the terminal; the JSON answers carry the exact strings as escapes."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub(_escape, value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, dict):
+        return {escape_unstorable(k): escape_unstorable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_unstorable(item) for item in value]
+    return value
 
 
 def js_length(text: str) -> int:

@@ -16,6 +16,7 @@ import math
 import re
 import resource
 import time
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,51 @@ def quickjs_exact(json_text: str) -> str:
     return _STRING_OR_LONG_INTEGER.sub(
         lambda m: m.group() if m.group().startswith('"') else m.group() + "e0", json_text
     )
+
+
+def js_number_text(number: float) -> str:
+    """A finite number as ECMAScript's Number::toString writes it: the fewest digits that read
+    back to the same double (Python's repr finds them), laid out plainly from 1e-6 up to 1e21."""
+    if number == 0:
+        return "0"
+    _sign, all_digits, exponent = Decimal(repr(abs(float(number)))).as_tuple()
+    n = exponent + len(all_digits)  # where the decimal point goes, counted from the first digit
+    digits = "".join(map(str, all_digits)).lstrip("0").rstrip("0")
+    n -= len(all_digits) - len("".join(map(str, all_digits)).lstrip("0"))
+    k = len(digits)
+    text = ""
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * -n + digits
+    else:
+        mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+        text = f"{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
+    return ("-" if number < 0 else "") + text
+
+
+# QuickJS writes some doubles with 17 digits where fewer read back the same (exact ties, such as
+# 2**-24: 5.9604644775390625e-8 instead of 5.960464477539063e-8), against the ECMAScript rule
+# that V8 follows. A stored value's text is written the standard way (docs/contract.md#values).
+_SEVENTEEN_DIGITS = re.compile(r"\d[\d.]{16}")
+_STRING_OR_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?')
+
+
+def standard_numbers(json_text: str) -> str:
+    """JSON text with every number written as ECMAScript's Number::toString writes it."""
+    if not _SEVENTEEN_DIGITS.search(json_text):
+        return json_text
+
+    def fix(match: re.Match) -> str:
+        token = match.group()
+        if token.startswith('"'):
+            return token
+        number = float(token)
+        return js_number_text(number) if math.isfinite(number) else token
+
+    return _STRING_OR_NUMBER.sub(fix, json_text)
 
 
 # Replies to the prelude (its $ca$call): JSON text with named fields, always ASCII (a lone
@@ -268,6 +314,8 @@ class CacheHost:
                 f"({str(value.get('error'))[:200]})"
             )
         ttl = self._ttl(_arg(request, "ttl"))
+        if utf8_len(text) <= cache.limits.max_value_bytes:  # a refused text is not even scanned
+            text = standard_numbers(text)
         if op == "set":
             return _bool(cache.set_json(key, text, ttl))
         return _bool(cache.set_if_absent_json(key, text, ttl))

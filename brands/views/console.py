@@ -19,6 +19,7 @@ from django_htmx.http import trigger_client_event
 from brands.access import BrandAccess, brand_view
 from brands.scripting import EXAMPLES, EXAMPLES_BY_SLUG, run_script_execution
 from brands.scripting.history import script_history, script_run_get, script_run_record
+from brands.scripting.outcome import escape_unstorable
 from brands.views._htmx import render_page, wants_fragment
 
 EXCERPT_CONTEXT = 2  # lines shown around an error's line
@@ -43,7 +44,7 @@ def _code_from_request(request: HttpRequest) -> str:
 
 def _error_excerpt(code: str, line: int | None) -> list[dict]:
     """The lines around an error's line, for the result panel (the line itself highlighted)."""
-    lines = code.split("\n")
+    lines = escape_unstorable(code).split("\n")
     if not line or line < 1 or line > len(lines):
         return []
     first = max(1, line - EXCERPT_CONTEXT)
@@ -52,7 +53,9 @@ def _error_excerpt(code: str, line: int | None) -> list[dict]:
 
 
 def _result_context(result: dict, code: str) -> dict:
-    """What the result panel shows, formatted here so the template only prints text."""
+    """What the result panel shows, formatted here so the template only prints text (NUL and
+    lone surrogates as their escapes: a page is UTF-8)."""
+    result = escape_unstorable(result)
     error = result.get("error") or {}
     ops_limit = result.get("ops_limit") or 1
     return {
