@@ -16,6 +16,7 @@ import math
 import re
 import resource
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -35,6 +36,7 @@ from brands.cache import (
     validate_key,
 )
 from brands.scripting import limits
+from brands.scripting.engine import EngineHooks
 from brands.scripting.outcome import Capture, Emit, error_info, js_length, utf8_len
 
 logger = logging.getLogger(__name__)
@@ -217,13 +219,18 @@ class CacheHost:
     key, TTL, JSON text and size again.
     """
 
-    def __init__(self, cache: BrandCache, capture: Capture) -> None:
+    def __init__(self, cache: BrandCache, capture: Capture, over_memory: Callable[[], bool]) -> None:
         self.cache = cache
         self.capture = capture
+        self.over_memory = over_memory
 
     def __call__(self, payload=None) -> str:
         op = "?"
         try:
+            # Over its memory limit the script is finished, whatever it caught: nothing more is
+            # done for it (docs/contract.md#script-execution-limits).
+            if self.over_memory():
+                return _error(OUT_OF_MEMORY)
             # The budget first: a call after it is spent performs nothing, not even validation.
             if not self.capture.take_op():
                 request = _request(payload)
@@ -324,11 +331,14 @@ class CacheHost:
 class OutputHost:
     """``setVariable``, ``redirect`` and ``console.*``: checked and bounded in Python."""
 
-    def __init__(self, capture: Capture) -> None:
+    def __init__(self, capture: Capture, over_memory: Callable[[], bool]) -> None:
         self.capture = capture
+        self.over_memory = over_memory
 
     def __call__(self, payload=None) -> str:
         try:
+            if self.over_memory():
+                return _error(OUT_OF_MEMORY)
             return self._call(_request(payload))
         except Exception:  # never let Python raise into QuickJS
             logger.exception("output host function failed")
@@ -393,6 +403,9 @@ class _Report:
             self.request = _request(payload)
 
 
+OUT_OF_MEMORY = "out of memory"
+
+
 def _out_of_memory(memory_mb: int) -> dict:
     return error_info(
         "InternalError", f"out of memory: the script exceeded the memory limit of {memory_mb} MiB"
@@ -408,12 +421,22 @@ def execute(job: dict, emit: Emit) -> dict:
     report = _Report()
 
     context = quickjs.Context()
-    context.set_memory_limit(memory_mb * 1024 * 1024)
+    hooks = EngineHooks(context, memory_limit=memory_mb * 1024 * 1024)
+    try:
+        error, result = _run(context, hooks, job, capture, cache, report, memory_mb)
+    finally:
+        hooks.close()
+    duration_ms = (time.perf_counter() - started) * 1000
+    return capture.to_result(ok=error is None, result=result, error=error, duration_ms=duration_ms)
+
+
+def _run(context: quickjs.Context, hooks: EngineHooks, job: dict, capture: Capture, cache: BrandCache,
+         report: _Report, memory_mb: int) -> tuple[dict | None, Any]:
     context.set_max_stack_size(js_stack_bytes())
     # Host functions enter QuickJS as globals; the prelude receives them as arguments and the
     # globals are deleted again before user code runs, so only the prelude's closures hold them.
-    context.add_callable("__ca_cache", CacheHost(cache, capture))
-    context.add_callable("__ca_output", OutputHost(capture))
+    context.add_callable("__ca_cache", CacheHost(cache, capture, hooks.over_memory_limit))
+    context.add_callable("__ca_output", OutputHost(capture, hooks.over_memory_limit))
     context.add_callable("__ca_report", report)
     install = context.eval(prelude_source())
     runner = install(context.get("__ca_cache"), context.get("__ca_output"), context.get("__ca_report"))
@@ -427,11 +450,21 @@ def execute(job: dict, emit: Emit) -> dict:
         # Promise jobs (async functions) run to completion inside the same execution.
         while context.execute_pending_job():
             pass
+        finished = report.request is not None and report.request.get("kind") == "result"
+        if finished and hooks.unhandled_rejections:
+            # A promise rejected with nothing to handle it fails the run, as in Node.js
+            # (docs/contract.md#script-globals): reported like an uncaught error.
+            hooks.expose_first_rejection(b"__ca_rejection")
+            report.request = None
+            runner(None)
+            if report.request is not None and report.request.get("kind") == "error":
+                capture.warn("A promise was rejected and nothing handled the rejection")
     except quickjs.JSException as exc:
-        # Only the engine itself gets here (the runner catches what scripts throw): in practice
-        # the memory limit, hit again while the error was being reported.
+        # Only the engine itself gets here (the runner catches what scripts throw): the memory
+        # limit (the interrupt that stops a script over it cannot be caught), or the memory
+        # running out while the error was being reported.
         text = str(exc)
-        if "out of memory" in text or text.startswith("null"):
+        if hooks.over_memory_limit() or "out of memory" in text or text.startswith("null"):
             error = _out_of_memory(memory_mb)
         else:
             first = text.splitlines()[0] if text else "error"
@@ -439,11 +472,13 @@ def execute(job: dict, emit: Emit) -> dict:
             error = error_info(name if message else "InternalError", message or first)
 
     outcome = report.request or {}
+    if error is None and hooks.over_memory_limit():
+        error = _out_of_memory(memory_mb)  # whatever the script caught
     if error is None:
         if outcome.get("kind") == "error":
             name, message = str(outcome.get("name")), str(outcome.get("message"))
             stack = str(outcome.get("stack") or "")
-            if (name == "InternalError" and message == "out of memory") or (
+            if (name == "InternalError" and message == OUT_OF_MEMORY) or (
                 outcome.get("threwNull") is True and _null_was_out_of_memory(context, memory_mb, job["code"])
             ):
                 error = _out_of_memory(memory_mb)
@@ -451,9 +486,7 @@ def execute(job: dict, emit: Emit) -> dict:
                 error = error_info(name, message, error_line(stack))
         elif outcome.get("kind") == "result":
             result = _completion_value(outcome.get("json"), capture)
-
-    duration_ms = (time.perf_counter() - started) * 1000
-    return capture.to_result(ok=error is None, result=result, error=error, duration_ms=duration_ms)
+    return error, result
 
 
 def _null_was_out_of_memory(context: quickjs.Context, memory_mb: int, code: str) -> bool:

@@ -54,7 +54,9 @@ def js_literal(value) -> str:
     return "({" + ",".join(f"{js_string(k)}:{js_literal(v)}" for k, v in value.items()) + "})"
 
 
-ODD_STRINGS = st.sampled_from(["\ud800", "\udfff", "a\ud83d", "\ude00b", "\x00", "a\x00b", "\ud83d\ude00", "é", "\u2028"])
+ODD_STRINGS = st.sampled_from(
+    ["\ud800", "\udfff", "a\ud83d", "\ude00b", "\x00", "a\x00b", "\ud83d\ude00", "é", "\u2028"]
+)
 STRINGS = st.lists(st.one_of(st.text(max_size=6), ODD_STRINGS), max_size=3).map("".join)
 NUMBERS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
@@ -83,7 +85,9 @@ def test_values_round_trip_as_in_javascript(roomy, values):
     literals = [js_literal(value) for value in values]
     code = (
         f"var vals = [{','.join(literals)}], out = [];\n"
-        "for (var i = 0; i < vals.length; i++) { cache.set('k' + i, vals[i]); out.push(cache.get('k' + i)); }\n"
+        "for (var i = 0; i < vals.length; i++) {\n"
+        "  cache.set('k' + i, vals[i]); out.push(cache.get('k' + i));\n"
+        "}\n"
         "setVariable('vals', vals); console.log(JSON.stringify(vals));\n"
         "[out, out.map(function (v, i) { return JSON.stringify(v) === JSON.stringify(vals[i]); })]"
     )

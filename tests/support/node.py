@@ -55,6 +55,6 @@ def require_node() -> str:
 
 def node_eval(sources: list[str]) -> list[dict]:
     """[{"json": text} | {"error": name}] for each source, evaluated by Node."""
-    completed = subprocess.run([require_node(), "-e", HARNESS], input=json.dumps(sources), capture_output=True,
-                               text=True, timeout=120, check=True)
+    completed = subprocess.run([require_node(), "-e", HARNESS], input=json.dumps(sources),
+                               capture_output=True, text=True, timeout=120, check=True)
     return json.loads(completed.stdout)
