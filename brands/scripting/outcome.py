@@ -46,7 +46,7 @@ def _escape(match: re.Match) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-def result_json_text(result: dict, *, indent: int | None = None) -> str:
+def result_json_text(result: Any, *, indent: int | None = None) -> str:
     """JSON text of a result with non-ASCII kept as it is and lone surrogates as \\udXXX escapes
     (the same strings, in a text that encodes to UTF-8)."""
     return _LONE_SURROGATE.sub(_escape, json.dumps(result, indent=indent, ensure_ascii=False))

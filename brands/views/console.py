@@ -19,7 +19,7 @@ from django_htmx.http import trigger_client_event
 from brands.access import BrandAccess, brand_view
 from brands.scripting import EXAMPLES, EXAMPLES_BY_SLUG, run_script_execution
 from brands.scripting.history import script_history, script_run_get, script_run_record
-from brands.scripting.outcome import escape_unstorable
+from brands.scripting.outcome import escape_unstorable, result_json_text
 from brands.views._htmx import render_page, wants_fragment
 
 EXCERPT_CONTEXT = 2  # lines shown around an error's line
@@ -53,19 +53,20 @@ def _error_excerpt(code: str, line: int | None) -> list[dict]:
 
 
 def _result_context(result: dict, code: str) -> dict:
-    """What the result panel shows, formatted here so the template only prints text (NUL and
-    lone surrogates as their escapes: a page is UTF-8)."""
-    result = escape_unstorable(result)
-    error = result.get("error") or {}
-    ops_limit = result.get("ops_limit") or 1
+    """What the result panel shows, formatted here so the template only prints text. A page is
+    UTF-8: values are shown as JSON (a lone surrogate as its \\udXXX escape, NUL as \\u0000),
+    plain texts (logs, names, messages) with those characters as their escape text."""
+    shown = escape_unstorable(result)
+    error = shown.get("error") or {}
+    ops_limit = shown.get("ops_limit") or 1
     return {
-        "result": result,
-        "result_json": json.dumps(result.get("result"), indent=2, ensure_ascii=False),
+        "result": shown,
+        "result_json": result_json_text(result.get("result"), indent=2),
         "variables": [
-            (name, json.dumps(value, ensure_ascii=False))
+            (escape_unstorable(name), result_json_text(value))
             for name, value in result.get("variables", {}).items()
         ],
-        "ops_percent": min(100.0, 100.0 * result.get("ops", 0) / ops_limit),
+        "ops_percent": min(100.0, 100.0 * shown.get("ops", 0) / ops_limit),
         "excerpt": _error_excerpt(code, error.get("line")),
     }
 
