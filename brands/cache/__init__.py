@@ -9,8 +9,9 @@ Everything callers need is exported here; nobody outside this package imports it
     script_slots.py   script executions in flight per brand, the time-limit budget, script stats
     layout.py         where a brand's data lives in Redis (one hash tag per brand)
     usage.py          reads across many brands in one pipeline (monitor, metrics, snapshots)
-    server.py         what the Redis server says about itself (staff panel, health)
+    server.py         what the Redis server (every primary of a cluster) says about itself
     connection.py     the client from django-redis and the errors that mean "unavailable"
+    cluster.py        the django-redis connection factory for Redis Cluster (REDIS_CLUSTER=1)
     errors.py, types.py  what the service raises and returns
     bench_support.py  the benchmarks' documented exception: bulk data sets, MONITOR counting
 """
@@ -24,6 +25,7 @@ from brands.cache.bench_support import (
     reads_processed,
     server_environment,
 )
+from brands.cache.cluster import ClusterConnectionFactory
 from brands.cache.connection import UNAVAILABLE_ERRORS, ping, redis_client
 from brands.cache.errors import (
     CacheKeyError,
@@ -43,8 +45,8 @@ from brands.cache.script_slots import (
     script_slot_acquire,
     script_slot_release,
 )
-from brands.cache.scripts import SCRIPTS
-from brands.cache.server import ServerInfo, server_info
+from brands.cache.scripts import SCRIPT_NAMES, SCRIPTS
+from brands.cache.server import NodeInfo, ServerInfo, cluster_state, human_bytes, server_info
 from brands.cache.service import UNAVAILABLE_WARNING, BrandCache, CacheLimits
 from brands.cache.types import ImportReport, KeyInfo, KeyPage, LiveCounts, NamespaceNode
 from brands.cache.usage import brands_live_counts
@@ -65,6 +67,7 @@ __all__ = [
     "KEY_MAX_LENGTH",
     "KEY_RULE",
     "SCRIPTS",
+    "SCRIPT_NAMES",
     "UNAVAILABLE_ERRORS",
     "UNAVAILABLE_WARNING",
     "BrandCache",
@@ -75,21 +78,25 @@ __all__ = [
     "CacheTTLError",
     "CacheUnavailable",
     "CacheValueError",
+    "ClusterConnectionFactory",
     "ImportReport",
     "KeyInfo",
     "KeyPage",
     "LiveCounts",
     "NamespaceNode",
+    "NodeInfo",
     "NotANumberError",
     "ScriptStats",
     "ServerInfo",
     "SlotGrant",
     "brands_live_counts",
     "brands_script_stats",
+    "cluster_state",
     "delete_names",
     "describe",
     "fill_brand_layout",
     "glob_escape",
+    "human_bytes",
     "is_valid_key",
     "monitor_round_trips",
     "names_under",

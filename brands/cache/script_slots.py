@@ -166,7 +166,7 @@ def script_slot_acquire(brand_id: int, token: str, *, cap: int, lease_ms: int, b
     keys = BrandKeys.for_brand(brand_id)
     try:
         status, retry = SCRIPTS.run(
-            "SCRIPT_SLOT_ACQUIRE", redis_client(), keys.script_keys,
+            "SCRIPT_SLOT_ACQUIRE", redis_client(), keys.run_keys,
             [token, max(1, int(cap)), max(1, int(lease_ms)), max(0, int(budget_ms)),
              "1" if count_refusal else "0"],
         )
@@ -190,7 +190,7 @@ def script_slot_release(brand_id: int, token: str | None, *, outcome: str, durat
     keys = BrandKeys.for_brand(brand_id)
     try:
         used, left = SCRIPTS.run(
-            "SCRIPT_SLOT_RELEASE", redis_client(), keys.script_keys,
+            "SCRIPT_SLOT_RELEASE", redis_client(), keys.run_keys,
             [token or "", outcome, "" if duration_ms is None else f"{max(0.0, float(duration_ms)):.3f}",
              max(0, int(charge_ms)),
              max(1, int(window_ms)), DURATION_HISTORY],
@@ -201,17 +201,18 @@ def script_slot_release(brand_id: int, token: str | None, *, outcome: str, durat
 
 
 def brands_script_stats(brand_ids: Iterable[int]) -> dict[int, ScriptStats]:
-    """Script statistics of many brands in one pipelined round trip (usage page, /metrics)."""
+    """Script statistics of many brands in one pipeline (usage page, /metrics): one round trip on
+    a single server, one per node on Redis Cluster."""
     brand_ids = list(brand_ids)
     if not brand_ids:
         return {}
-    pipe = redis_client().pipeline(transaction=False)
-    for brand_id in brand_ids:
-        keys = BrandKeys.for_brand(brand_id)
-        pipe.hgetall(keys.script_stats)
-        pipe.lrange(keys.script_durations, 0, DURATION_HISTORY - 1)
     try:
-        replies = pipe.execute()
+        batch = SCRIPTS.batch(redis_client())
+        for brand_id in brand_ids:
+            keys = BrandKeys.for_brand(brand_id)
+            batch.command("HGETALL", keys.script_stats)
+            batch.command("LRANGE", keys.script_durations, 0, DURATION_HISTORY - 1)
+        replies = batch.execute()
     except UNAVAILABLE_ERRORS as exc:
         raise CacheUnavailable() from exc
     return {

@@ -1,4 +1,4 @@
-"""BrandCache: the brand-scoped cache of CONTRACT.md, for one brand.
+"""BrandCache: the brand-scoped cache of docs/contract.md, for one brand.
 
 The six contract operations validate their arguments in Python (raising TypeError subclasses
 before anything is read or written), then make exactly one Redis round trip: a plain GET / EXISTS
@@ -119,7 +119,7 @@ class BrandCache:
 
     def _run_admin(self, name: str, args: list) -> Any:
         # Admin scripts touch only the indexes (and values under the brand's own value prefix).
-        return SCRIPTS.run(name, self.client, ["", *self.keys.index_keys], args)
+        return SCRIPTS.run(name, self.client, self.keys.script_keys(), args)
 
     def _ttl_ms(self, key: str, ttl: Any) -> int:
         seconds, clamped = validation.ttl_seconds(
@@ -234,6 +234,9 @@ class BrandCache:
                 [key, repr(delta), ttl_ms, self.limits.default_ttl * 1000, self.limits.max_keys,
                  self.limits.max_value_bytes, PRUNE_BATCH],
             )
+        except UNAVAILABLE_ERRORS:
+            # Before ResponseError: CLUSTERDOWN and TRYAGAIN are both. The decorator answers.
+            raise
         except ResponseError as exc:
             if "NOTNUM" in str(exc):
                 raise NotANumberError(
@@ -343,7 +346,7 @@ class BrandCache:
     @raises_unavailable
     def key_info(self, key: str) -> KeyInfo | None:
         key = validation.validate_key(key)
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=False)  # connects on a cluster: inside the decorator
         pipe.get(self.keys.value(key))
         pipe.pttl(self.keys.value(key))
         value, pttl = pipe.execute()
@@ -391,7 +394,7 @@ class BrandCache:
     @raises_unavailable
     def delete_all(self) -> int:
         deleted = self.delete_prefix("")
-        self.client.delete(*self.keys.index_keys, *self.keys.script_keys)
+        self.client.delete(*self.keys.index_keys, *self.keys.run_keys)
         return deleted
 
     def export_lines(self, *, batch: int = 500) -> Iterator[str]:
