@@ -349,6 +349,15 @@ class ScriptPool:
         if not closed:
             self._start_worker()
 
+    @property
+    def longest_wait_s(self) -> float:
+        """The longest a caller may wait for a worker right now (start-up included while the
+        pool has never had a worker ready)."""
+        with self._cond:
+            if self._ever_ready:
+                return self.wait_s
+            return max(self.wait_s, self._started_at + STARTUP_TIMEOUT_S - time.monotonic())
+
     def worker_pids(self) -> list[int]:
         with self._cond:
             return sorted(worker.pid for worker in self._workers)

@@ -119,7 +119,8 @@ def execute_scheduled(job: dict, *, cap: int, pool: ScriptPool | None = None) ->
     brand_id = int(job["brand_id"])
     pool = pool or get_pool()
     timeout_ms = int(job["timeout_ms"])
-    lease_ms = int(pool.wait_s * 1000) + timeout_ms + LEASE_MARGIN_MS
+    # The lease covers the whole wait for a worker, the time limit and a margin.
+    lease_ms = int(pool.longest_wait_s * 1000) + timeout_ms + LEASE_MARGIN_MS
     token, refusal = _take_slot(brand_id, job, max(1, int(cap)), lease_ms)
     if refusal is not None:
         return refusal
