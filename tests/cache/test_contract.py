@@ -306,6 +306,10 @@ def test_increment_creates_missing_key_with_amount(cache):
         ("0", 5e-324, "5e-324"),
         ("1e-323", -5e-324, "5e-324"),
         ("2.5e-320", 0, "2.5e-320"),
+        # Exact ties (powers of two): the nearest 16-digit decimal does not read back, its
+        # neighbour does, and JavaScript writes that one (found against Node.js).
+        ("0", 2.0**-24, "5.960464477539063e-8"),
+        ("0", 2.0**-44, "5.684341886080802e-14"),
     ],
 )
 def test_increment_is_javascript_arithmetic(cache, start, amount, expected_text):
