@@ -11,9 +11,10 @@ start and in the tests, never silently.
 Memory (docs/contract.md#script-execution-limits). The engine's own allocator refuses beyond a
 hard cap of twice the script's limit (so a worker's memory stays bounded whatever a single
 operation asks for); the script's limit itself is judged here, on the engine's own count of
-allocated bytes: by the interrupt handler, which QuickJS calls every few thousand operations and
-whose "stop" cannot be caught by the script, and by the host before every call and at the end.
-Once over, the execution is out of memory for good: no later call does anything.
+allocated bytes and on its collection threshold (a high-water mark of what was allocated at the
+last collection): by the interrupt handler, which QuickJS calls every few thousand operations
+and whose "stop" cannot be caught by the script, and by the host before every call and at the
+end. Once over, the execution is out of memory for good: no later call does anything.
 
 Promise rejections: QuickJS reports each rejection without a handler, and again when a handler
 is added later. Those still unhandled when the promise jobs have run are what Node.js reports as
@@ -64,6 +65,10 @@ _HEAD = sys.getsizeof(object())
 _RUNTIME_OFFSET, _CONTEXT_OFFSET = _HEAD, _HEAD + ctypes.sizeof(ctypes.c_void_p)
 _MALLOC_SIZE_OFFSET = 5 * ctypes.sizeof(ctypes.c_void_p)
 _MALLOC_LIMIT_OFFSET = 6 * ctypes.sizeof(ctypes.c_void_p)
+# JSRuntime.malloc_gc_threshold: after each collection QuickJS sets it to 1.5 times the bytes
+# allocated then, and it stays there until the next collection, however much is freed meanwhile.
+_GC_THRESHOLD_OFFSET = 24 * ctypes.sizeof(ctypes.c_void_p)
+_INITIAL_GC_THRESHOLD = 256 * 1024
 
 # The interrupt handler's own answer: keep going, or stop the script (uncatchably).
 _GO_ON, _STOP = 0, 1
@@ -86,6 +91,12 @@ def _verify() -> None:
     used = ctypes.c_size_t.from_address(runtime + _MALLOC_SIZE_OFFSET).value
     if used != context.memory()["malloc_size"]:
         raise EngineLayoutError("the QuickJS allocated-bytes count is not where it was expected")
+    if ctypes.c_size_t.from_address(runtime + _GC_THRESHOLD_OFFSET).value != _INITIAL_GC_THRESHOLD:
+        raise EngineLayoutError("the QuickJS collection threshold is not where it was expected")
+    context.eval("var kept = []; for (var i = 0; i < 20000; i++) kept.push({i: i}); kept = null;")
+    threshold = ctypes.c_size_t.from_address(runtime + _GC_THRESHOLD_OFFSET).value
+    if not threshold > 2 * 1024 * 1024 > context.memory()["malloc_size"]:
+        raise EngineLayoutError("the QuickJS collection threshold does not follow the allocations")
 
 
 _verify()
@@ -110,6 +121,7 @@ class EngineHooks:
         # The engine refuses beyond twice the limit; the limit itself is judged here.
         context.set_memory_limit(2 * self.memory_limit)
         self._allocated = ctypes.c_size_t.from_address(self.runtime + _MALLOC_SIZE_OFFSET)
+        self._gc_threshold = ctypes.c_size_t.from_address(self.runtime + _GC_THRESHOLD_OFFSET)
         self.out_of_memory = False
         self._rejections: dict[int, tuple[JSValue, JSValue]] = {}  # promise -> (promise, reason)
         # The callbacks must outlive the runtime's use of them: kept on the instance.
@@ -125,9 +137,15 @@ class EngineHooks:
         return self._allocated.value
 
     def over_memory_limit(self) -> bool:
-        """True once the script's allocations have gone over its limit (it stays true)."""
-        if not self.out_of_memory and self._allocated.value > self.memory_limit:
-            self.out_of_memory = True
+        """True once the script's allocations have been seen over its limit (it stays true): now,
+        or at the engine's last collection (whose threshold, 1.5 times what was allocated then,
+        outlives anything freed since: a script that grew past its limit between two checks,
+        failed at the engine's cap, caught that and dropped what it held is still caught, since
+        making the out-of-memory error itself starts a collection)."""
+        if not self.out_of_memory:
+            limit = self.memory_limit
+            if self._allocated.value > limit or self._gc_threshold.value > limit + (limit >> 1):
+                self.out_of_memory = True
         return self.out_of_memory
 
     def _on_interrupt(self, _runtime, _opaque) -> int:

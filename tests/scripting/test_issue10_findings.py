@@ -126,9 +126,26 @@ console.log('after');
 'finished'
 """
 
+AFTER = "\ncache.set('after', 1);\nsetVariable('after', true);\nconsole.log('after');\n'finished'"
 
-def test_a_script_that_catches_its_out_of_memory_error_still_fails_and_writes_nothing_after(run, brand):
-    result = run("cache.set('before', 1);\n" + CATCHING_OOM)
+# Ways to run out of memory: many small allocations (the engine's periodic check stops the
+# script), few big ones in a tight loop (the engine's own cap is hit first, the error is caught
+# and what was held is dropped), doubling a string, objects, a sparse-to-dense array.
+GROWTH = [
+    CATCHING_OOM,
+    "var a = []; try { while (true) a.push('x'.repeat(100000) + a.length); } catch (e) { a = null; }" + AFTER,
+    "var s = 'x'; try { while (true) s = s + s; } catch (e) { s = null; }" + AFTER,
+    "var o = {}; try { for (var i = 0; ; i++) o['k' + i] = {i: i}; } catch (e) { o = null; }" + AFTER,
+    "var a = []; try { while (true) a.push(new Array(1000).fill(1)); } catch (e) { a = null; }" + AFTER,
+]
+
+
+GROWTH_IDS = ["small-strings", "big-strings", "doubling", "objects", "arrays"]
+
+
+@pytest.mark.parametrize("code", GROWTH, ids=GROWTH_IDS)
+def test_a_script_that_catches_its_out_of_memory_error_still_fails_and_writes_nothing_after(run, brand, code):
+    result = run("cache.set('before', 1);\n" + code)
     assert result["ok"] is False
     assert result["error"]["name"] == "InternalError"
     assert result["error"]["message"] == "out of memory: the script exceeded the memory limit of 32 MiB"
@@ -249,3 +266,16 @@ def test_recording_a_run_keeps_nul_and_lone_surrogates_as_escapes(brand):
     assert run.code == "'a\\u0000\\ud800'"
     json.dumps(run.result).encode("utf-8")  # storable and printable as UTF-8
 
+
+
+def test_an_allocation_refused_outright_is_a_catchable_error(run):
+    """One operation asking for more than twice the limit is refused at once (nothing was
+    allocated, the memory never went over the limit): the script may catch that and go on."""
+    result = run("var caught; try { new ArrayBuffer(1e9); } catch (e) { caught = e.name; } [caught, 1 + 1]")
+    assert value(result) == ["InternalError", 2]
+
+
+def test_a_script_using_most_of_its_memory_is_not_stopped(run):
+    code = ("var a = []; for (var i = 0; i < 200000; i++) a.push({i: i}); a = null;"
+            " var keep = 'x'.repeat(20 * 1024 * 1024); keep.length")
+    assert value(run(code)) == 20 * 1024 * 1024
