@@ -14,6 +14,7 @@ class QuotaSettingsInline(admin.StackedInline):
         ("max_keys", "max_value_bytes"),
         ("default_ttl", "max_ttl"),
         ("max_ops_per_execution", "script_timeout_ms", "script_memory_mb"),
+        ("max_concurrent_scripts",),
     ]
 
 
@@ -59,7 +60,7 @@ class BrandAdmin(admin.ModelAdmin):
 class QuotaSettingsAdmin(admin.ModelAdmin):
     list_display = [
         "brand", "max_keys", "max_value_bytes", "default_ttl", "max_ttl",
-        "max_ops_per_execution", "script_timeout_ms", "script_memory_mb", "updated",
+        "max_ops_per_execution", "script_timeout_ms", "script_memory_mb", "max_concurrent_scripts", "updated",
     ]
     list_select_related = ["brand"]
     search_fields = ["brand__slug", "brand__name"]

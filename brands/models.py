@@ -46,6 +46,10 @@ def default_script_memory_mb() -> int:
     return quota_default("script_memory_mb")
 
 
+def default_max_concurrent_scripts() -> int:
+    return quota_default("max_concurrent_scripts")
+
+
 class Brand(models.Model):
     slug = models.SlugField(
         unique=True,
@@ -100,6 +104,11 @@ class QuotaSettings(models.Model):
     )
     script_memory_mb = models.PositiveIntegerField(
         default=default_script_memory_mb, validators=POSITIVE
+    )
+    max_concurrent_scripts = models.PositiveIntegerField(
+        default=default_max_concurrent_scripts,
+        validators=POSITIVE,
+        help_text=_("Script runs of this brand in flight at once, across every web process."),
     )
     updated = models.DateTimeField(auto_now=True)
 

@@ -208,10 +208,24 @@ CACHEADMIN_QUOTA_DEFAULTS = {
     "max_ops_per_execution": 20,
     "script_timeout_ms": 1000,
     "script_memory_mb": 32,
+    "max_concurrent_scripts": 1,
 }
 
 # Script sandbox: number of long-lived QuickJS worker processes.
 SCRIPT_WORKERS = env_int("SCRIPT_WORKERS", 2)
+# Fair scheduling (docs/contract.md#fair-scheduling). Extra workers kept started and idle, so a
+# worker killed at the time limit is replaced at once while its successor starts.
+SCRIPT_SPARE_WORKERS = env_int("SCRIPT_SPARE_WORKERS", 1)
+# Longest wait for a free worker before a run is refused as "scripts are busy".
+SCRIPT_WORKER_WAIT_MS = env_int("SCRIPT_WORKER_WAIT_MS", 1000)
+# Longest wait for one of the brand's own execution slots before "another script of this brand
+# is still running".
+SCRIPT_BUSY_WAIT_MS = env_int("SCRIPT_BUSY_WAIT_MS", 250)
+# Time-limit budget: a run that hits the time limit is charged its time plus the replacement
+# worker's start; a brand whose charges reach the budget within the window is refused until the
+# window ends.
+SCRIPT_OVERRUN_BUDGET_MS = env_int("SCRIPT_OVERRUN_BUDGET_MS", 10_000)
+SCRIPT_OVERRUN_WINDOW_MS = env_int("SCRIPT_OVERRUN_WINDOW_MS", 60_000)
 
 # /metrics accepts a staff session or "Authorization: Bearer <METRICS_TOKEN>" when this is set.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

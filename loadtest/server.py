@@ -196,15 +196,18 @@ class ServeProcess:
         return sum(cpu_seconds(pid) for pids in self.processes().values() for pid in pids)
 
     def processes(self) -> dict[str, list[int]]:
-        """The process tree: gunicorn master, web workers, script workers, embedded Redis."""
+        """The process tree: gunicorn master, web workers, each web worker's script zygote and the
+        script workers forked from it, embedded Redis."""
         master = self.proc.pid if self.proc else None
         workers = [pid for pid in children(master) if "gunicorn" in cmdline(pid)] if master else []
-        scripts = [pid for worker in workers for pid in children(worker)
-                   if "brands.scripting.worker" in cmdline(pid)]
+        zygotes = [pid for worker in workers for pid in children(worker)
+                   if "brands.scripting.zygote" in cmdline(pid)]
+        scripts = [pid for zygote in zygotes for pid in children(zygote)]
         redis_pid = self.redis_pid()
         return {
             "master": [master] if master else [],
             "web": workers,
+            "zygote": zygotes,
             "script": scripts,
             "redis": [redis_pid] if redis_pid and alive(redis_pid) else [],
         }

@@ -23,6 +23,7 @@ def test_brand_gets_default_quota_from_settings(brand):
         "max_ops_per_execution": 20,
         "script_timeout_ms": 1000,
         "script_memory_mb": 32,
+        "max_concurrent_scripts": 1,
     }
 
 

@@ -6,6 +6,7 @@ never imported by it.
     cache.py      the cache service against raw redis-py and SCAN (per call, round trips, browsing)
     scripting.py  script executions through the worker pool
     pages.py      real requests to the heaviest pages through Django's test client
+    fairness.py   a quiet brand's script latency while another brand floods the runner
     runner.py     one run of all of them
     report.py     the plain-text report
 
@@ -13,7 +14,7 @@ What is measured and how is documented in each module and in the README's Benchm
 """
 
 from brands.bench.config import BenchConfig
-from brands.bench.report import format_report
-from brands.bench.runner import run
+from brands.bench.report import format_fairness_only, format_report
+from brands.bench.runner import run, run_fairness_only
 
-__all__ = ["BenchConfig", "format_report", "run"]
+__all__ = ["BenchConfig", "format_fairness_only", "format_report", "run", "run_fairness_only"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from brands.bench.fairness import format_fairness
+
 
 def _row(cells: list[str], widths: list[int], *, text_columns: int = 1) -> str:
     return "  ".join(
@@ -76,6 +78,9 @@ def format_report(r: dict) -> str:
             if "error" in figures:
                 lines.append(f"  {label}: ERROR {figures['error']}")
                 continue
+            if label == "fairness":
+                lines += ["  " + line for line in format_fairness(figures)]
+                continue
             lines.append(f"  {label}:")
             lines += [f"    {key}: {json.dumps(value)}" for key, value in figures.items()]
 
@@ -83,3 +88,14 @@ def format_report(r: dict) -> str:
     lines += ["", f"Cleanup: deleted {cleanup['deleted_keys']:,} keys under {r['bench_prefix']}:*, "
                   f"{cleanup['remaining']} left. Total {r['duration_s']} s."]
     return "\n".join(lines)
+
+
+def format_fairness_only(r: dict) -> str:
+    env = r["environment"]
+    return "\n".join([
+        f"cache_bench --fairness  {env['date']}",
+        f"machine: {env['platform']} ({env['machine']}), {env['cpu_count']} CPUs, {env['memory_gib']} GiB",
+        f"Python {env['python']}, Redis {env['redis']}, {env['redis_connection']}",
+        "",
+        *format_fairness(r["fairness"]),
+    ])

@@ -15,6 +15,7 @@ from django.conf import settings
 
 from brands.bench.cache import run_cache_benchmarks
 from brands.bench.config import BenchConfig
+from brands.bench.fairness import run_fairness_benchmark
 from brands.bench.pages import page_benchmarks
 from brands.bench.scripting import run_script_benchmarks
 from brands.cache import redis_client, server_environment
@@ -24,6 +25,7 @@ from brands.cache import redis_client, server_environment
 OTHER_BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "scripting": run_script_benchmarks,
     "pages": page_benchmarks,
+    "fairness": run_fairness_benchmark,
 }
 
 
@@ -63,3 +65,8 @@ def run(config: BenchConfig, progress: Callable[[str], None] = lambda message: N
             progress(f"Other benchmark: {label}")
             result["other"][label] = _other(benchmark, config.quick)
     return result
+
+
+def run_fairness_only(quick: bool) -> dict:
+    """``cache_bench --fairness``: the environment and the fair-scheduling figures alone."""
+    return {"environment": environment(redis_client()), "fairness": run_fairness_benchmark(quick)}

@@ -99,6 +99,7 @@ def measure(*, runs: int, throughput_runs: int) -> dict:
     pool = ScriptPool(size)
     try:
         # Wait for every worker (start-up is not what is measured), then warm each one up.
+        pool.wait_ready()
         warm = [threading.Thread(target=pool.execute, args=(trivial,), kwargs={"timeout_ms": 60_000})
                 for _ in range(size)]
         for thread in warm:

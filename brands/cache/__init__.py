@@ -6,6 +6,7 @@ Everything callers need is exported here; nobody outside this package imports it
     service.py        BrandCache: the six contract operations and the admin operations
     validation.py     checks made before anything reaches Redis (keys, TTLs, values, amounts)
     scripts.py        the Lua scripts (one round trip per call) and how they are run
+    script_slots.py   script executions in flight per brand, the time-limit budget, script stats
     layout.py         where a brand's data lives in Redis (one hash tag per brand)
     usage.py          reads across many brands in one pipeline (monitor, metrics, snapshots)
     server.py         what the Redis server (every primary of a cluster) says about itself
@@ -34,6 +35,16 @@ from brands.cache.errors import (
     NotANumberError,
 )
 from brands.cache.layout import BrandKeys
+from brands.cache.script_slots import (
+    DURATION_HISTORY,
+    OUTCOMES,
+    BudgetState,
+    ScriptStats,
+    SlotGrant,
+    brands_script_stats,
+    script_slot_acquire,
+    script_slot_release,
+)
 from brands.cache.scripts import SCRIPT_NAMES, SCRIPTS
 from brands.cache.server import NodeInfo, ServerInfo, cluster_state, human_bytes, server_info
 from brands.cache.service import UNAVAILABLE_WARNING, BrandCache, CacheLimits
@@ -51,6 +62,8 @@ from brands.cache.validation import (
 )
 
 __all__ = [
+    "DURATION_HISTORY",
+    "OUTCOMES",
     "KEY_MAX_LENGTH",
     "KEY_RULE",
     "SCRIPTS",
@@ -59,6 +72,7 @@ __all__ = [
     "UNAVAILABLE_WARNING",
     "BrandCache",
     "BrandKeys",
+    "BudgetState",
     "CacheKeyError",
     "CacheLimits",
     "CacheTTLError",
@@ -72,8 +86,11 @@ __all__ = [
     "NamespaceNode",
     "NodeInfo",
     "NotANumberError",
+    "ScriptStats",
     "ServerInfo",
+    "SlotGrant",
     "brands_live_counts",
+    "brands_script_stats",
     "cluster_state",
     "delete_names",
     "describe",
@@ -86,6 +103,8 @@ __all__ = [
     "ping",
     "reads_processed",
     "redis_client",
+    "script_slot_acquire",
+    "script_slot_release",
     "server_environment",
     "server_info",
     "shorten",

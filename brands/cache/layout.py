@@ -7,6 +7,10 @@ and a Lua script may touch a value and the brand's indexes together:
     <prefix>:{<id>}:ix        sorted set: key -> expiry time in ms (Redis clock); counts live keys
     <prefix>:{<id>}:nm        sorted set, all scores 0: key names in byte order; paging and prefixes
     <prefix>:{<id>}:st        hash: refused-write counters
+    <prefix>:{<id>}:rn        sorted set: script executions in flight -> lease expiry (ms, Redis clock)
+    <prefix>:{<id>}:rs        hash: script execution counters by outcome (runs, ok, error, ...)
+    <prefix>:{<id>}:rd        list: durations (ms) of the latest script executions, newest first
+    <prefix>:{<id>}:rb        string: ms of the time-limit budget used in the current window (PX)
 
 The brand id, not the slug, is in the tag: renaming a brand must not orphan its keys. A caller
 never supplies any part of these names except the validated key, so no input can reach another
@@ -26,6 +30,10 @@ class BrandKeys:
     expiry_index: str
     name_index: str
     stats: str
+    script_slots: str
+    script_stats: str
+    script_durations: str
+    script_budget: str
 
     @classmethod
     def for_brand(cls, brand_id: int) -> BrandKeys:
@@ -35,6 +43,10 @@ class BrandKeys:
             expiry_index=base + "ix",
             name_index=base + "nm",
             stats=base + "st",
+            script_slots=base + "rn",
+            script_stats=base + "rs",
+            script_durations=base + "rd",
+            script_budget=base + "rb",
         )
 
     def value(self, key: str) -> str:
@@ -50,3 +62,8 @@ class BrandKeys:
         for it, so that every key a script declares carries the brand's hash tag and Redis
         Cluster runs it on the brand's slot (an empty placeholder would hash to slot 0)."""
         return [self.value(key) if key is not None else self.stats, *self.index_keys]
+
+    @property
+    def run_keys(self) -> list[str]:
+        """KEYS of the script slot scripts (brands.cache.script_slots), in their order."""
+        return [self.script_slots, self.script_stats, self.script_durations, self.script_budget]

@@ -115,14 +115,53 @@ local function is_json_number(s)
   return i == #s + 1
 end
 
--- Shortest of %.15g / %.16g / %.17g that reads back to the same double, exponent written the
--- way JavaScript writes it (1e-7, 1e+21).
+-- The number as JavaScript writes it (Number.prototype.toString, which JSON.stringify uses): the
+-- fewest significant digits that read back to the same double, laid out by JavaScript's rules:
+-- plain up to 21 integer digits, "0.000001" down to 1e-6, else 1.5e+21 / 1e-7.
+-- %.<p-1>e gives the p-digit decimal nearest to x; for an exact tie (2^-24 is
+-- 5.9604644775390625e-8) that one may not read back while its neighbour does
+-- (5.960464477539063e-8), so both neighbours are tried before more digits.
+local function step(digits, delta)
+  local t = {}
+  for i = 1, #digits do t[i] = digits:byte(i) - 48 end
+  local i = #t
+  while i >= 1 do
+    local v = t[i] + delta
+    if v >= 0 and v <= 9 then t[i] = v; break end
+    t[i] = (v < 0) and 9 or 0
+    i = i - 1
+  end
+  if i == 0 then table.insert(t, 1, 1) end
+  for j = 1, #t do t[j] = string.char(48 + t[j]) end
+  return (table.concat(t):gsub('^0+', ''))
+end
+
+local function layout(sign, digits, n)
+  local k = #digits
+  if k <= n and n <= 21 then
+    return sign .. digits .. string.rep('0', n - k)
+  elseif 0 < n and n <= 21 then
+    return sign .. digits:sub(1, n) .. '.' .. digits:sub(n + 1)
+  elseif -6 < n and n <= 0 then
+    return sign .. '0.' .. string.rep('0', -n) .. digits
+  end
+  local e = n - 1
+  local mantissa = (k == 1) and digits or (digits:sub(1, 1) .. '.' .. digits:sub(2))
+  return sign .. mantissa .. 'e' .. (e >= 0 and '+' or '-') .. math.abs(e)
+end
+
 local function format_number(x)
   if x == 0 then return '0' end  -- also -0, which JSON.stringify writes as 0
-  for _, fmt in ipairs({'%.15g', '%.16g', '%.17g'}) do
-    local s = string.format(fmt, x)
-    if tonumber(s) == x then
-      return (s:gsub('e([+-])0*(%d)', 'e%1%2'))
+  local sign, ax = '', x
+  if x < 0 then sign, ax = '-', -x end
+  for p = 1, 17 do
+    local first, rest, exp = string.format('%.' .. (p - 1) .. 'e', ax):match('^(%d)%.?(%d*)e([-+]%d+)$')
+    local nearest = first .. rest
+    local scale = tonumber(exp) - (p - 1)  -- the value is digits * 10^scale
+    for _, digits in ipairs({nearest, step(nearest, 1), step(nearest, -1)}) do
+      if digits ~= '' and tonumber(digits .. 'e' .. scale) == ax then
+        return layout(sign, (digits:gsub('0+$', '')), #digits + scale)
+      end
     end
   end
   return string.format('%.17g', x)
@@ -288,11 +327,17 @@ class _Scripts:
 
     def __init__(self) -> None:
         self._scripts: dict[str, Script] = {}
+        self._sources: dict[str, str] = {}
+
+    def register(self, **sources: str) -> None:
+        """Scripts defined in other modules of this package (script_slots.py), by name."""
+        self._sources.update(sources)
 
     def get(self, name: str, client: Redis) -> Script:
         script = self._scripts.get(name)
         if script is None:
-            script = self._scripts[name] = client.register_script(globals()[name])
+            source = self._sources.get(name) or globals()[name]
+            script = self._scripts[name] = client.register_script(source)
         return script
 
     def load(self, name: str, client: Redis, key: str) -> str:

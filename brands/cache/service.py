@@ -196,17 +196,25 @@ class BrandCache:
             self._refuse_limit(key)
         return outcome == 1
 
-    def set_json(self, key: str, text: str, ttl: Any = None) -> bool:
+    def _write_json(self, key: str, text: str, ttl: Any, *, only_if_absent: bool) -> bool:
+        """A write of JSON text serialised by the caller. A text over the size limit is refused
+        for its size before it is parsed: a value made of repeated references parses into many
+        times its text's size, and it would be refused anyway."""
         key = validation.validate_key(key)
-        return self._write(key, validation.check_json_text(text), ttl, only_if_absent=False)
+        if isinstance(text, str) and validation.utf8_size(text) > self.limits.max_value_bytes:
+            # _write checks the TTL (a bad one still throws first), then refuses the size.
+            return self._write(key, text, ttl, only_if_absent=only_if_absent)
+        return self._write(key, validation.check_json_text(text), ttl, only_if_absent=only_if_absent)
+
+    def set_json(self, key: str, text: str, ttl: Any = None) -> bool:
+        return self._write_json(key, text, ttl, only_if_absent=False)
 
     def set(self, key: str, value: Any, ttl: Any = None) -> bool:
         key = validation.validate_key(key)
         return self._write(key, validation.to_json(value), ttl, only_if_absent=False)
 
     def set_if_absent_json(self, key: str, text: str, ttl: Any = None) -> bool:
-        key = validation.validate_key(key)
-        return self._write(key, validation.check_json_text(text), ttl, only_if_absent=True)
+        return self._write_json(key, text, ttl, only_if_absent=True)
 
     def set_if_absent(self, key: str, value: Any, ttl: Any = None) -> bool:
         key = validation.validate_key(key)
@@ -386,7 +394,7 @@ class BrandCache:
     @raises_unavailable
     def delete_all(self) -> int:
         deleted = self.delete_prefix("")
-        self.client.delete(*self.keys.index_keys)
+        self.client.delete(*self.keys.index_keys, *self.keys.run_keys)
         return deleted
 
     def export_lines(self, *, batch: int = 500) -> Iterator[str]:

@@ -78,12 +78,18 @@ def to_json(value: Any) -> str:
         raise CacheValueError(f"Value is not JSON-serialisable: {exc}") from None
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def check_json_text(text: Any) -> str:
-    """JSON text given by a caller that serialised the value itself (the script sandbox)."""
+    """JSON text given by a caller that serialised the value itself (the script sandbox). Strict
+    JSON: Python's json module would also take NaN, Infinity and -Infinity, which no JSON reader
+    (a script's JSON.parse included) accepts."""
     if not isinstance(text, str):
         raise CacheValueError(f"Value is not JSON-serialisable: expected JSON text, got {describe(text)}")
     try:
-        json.loads(text)
+        json.loads(text, parse_constant=_refuse_constant)
     except ValueError:
         raise CacheValueError(f"Value is not valid JSON text: {describe(text)}") from None
     return text

@@ -6,6 +6,7 @@
 ``result`` is the execution result of docs/contract.md#execution-result. Imports go one way:
 views -> scripting -> cache.
 
+    scheduling.py  fair scheduling: the brand's slots in Redis, the worker wait, statistics
     pool.py      long-lived worker processes and the wall-clock limit (parent side)
     worker.py    the worker process: JSON lines over pipes
     sandbox.py   one execution inside a worker: QuickJS context and the host functions
@@ -27,11 +28,14 @@ from brands.scripting import limits
 from brands.scripting.examples import EXAMPLES, EXAMPLES_BY_SLUG
 from brands.scripting.outcome import RESULT_FIELDS, Outcome, error_info
 from brands.scripting.pool import PoolUnavailable, ScriptPool, get_pool, shutdown_pool
+from brands.scripting.scheduling import BUSY_MESSAGE, Execution, execute_scheduled, record_unscheduled
 
 __all__ = [
+    "BUSY_MESSAGE",
     "EXAMPLES",
     "EXAMPLES_BY_SLUG",
     "RESULT_FIELDS",
+    "Execution",
     "PoolUnavailable",
     "ScriptPool",
     "build_job",
@@ -39,6 +43,7 @@ __all__ = [
     "get_pool",
     "limits",
     "run_script",
+    "run_script_execution",
     "shutdown_pool",
 ]
 
@@ -55,24 +60,29 @@ def build_job(*, brand_id: int, quota, code: str) -> dict:
     }
 
 
-def execute_job(job: dict, *, pool: ScriptPool | None = None) -> dict:
+def execute_job(job: dict, *, cap: int = 1, pool: ScriptPool | None = None) -> Execution:
+    """Run a job under the brand's cap of executions in flight (``cap``) and its time-limit
+    budget; every execution, refusals included, is counted in the brand's script statistics."""
     code = job["code"]
     if not isinstance(code, str) or len(code) > limits.MAX_CODE_CHARS:
-        return Outcome(int(job["ops_limit"])).to_result(
+        result = Outcome(int(job["ops_limit"])).to_result(
             ok=False,
             error=error_info(
                 "RangeError", f"The script is too long: at most {limits.MAX_CODE_CHARS} characters"
             ),
         )
-    pool = pool or get_pool()
-    try:
-        return pool.execute(job, timeout_ms=int(job["timeout_ms"]))
-    except PoolUnavailable as exc:
-        return Outcome(int(job["ops_limit"])).to_result(
-            ok=False, error=error_info("InternalError", f"Scripts are unavailable: {exc}")
-        )
+        record_unscheduled(int(job["brand_id"]), "error")
+        return Execution(result, "error")
+    return execute_scheduled(job, cap=cap, pool=pool)
+
+
+def run_script_execution(brand, code: str, *, pool: ScriptPool | None = None) -> Execution:
+    """Run ``code`` for ``brand`` (its quota row gives every limit and the cap)."""
+    quota = brand.quota
+    return execute_job(build_job(brand_id=brand.pk, quota=quota, code=code),
+                       cap=quota.max_concurrent_scripts, pool=pool)
 
 
 def run_script(brand, code: str, *, pool: ScriptPool | None = None) -> dict:
-    """Run ``code`` for ``brand`` (its quota row gives every limit) and return the result."""
-    return execute_job(build_job(brand_id=brand.pk, quota=brand.quota, code=code), pool=pool)
+    """Run ``code`` for ``brand`` and return the execution result."""
+    return run_script_execution(brand, code, pool=pool).result

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from brands.audit import audit_record
 from brands.models import Brand, ScriptRun
+from brands.scripting.outcome import escape_unstorable
 
 HISTORY_SIZE = 20
 _ERROR_MAX = ScriptRun._meta.get_field("error").max_length
@@ -28,7 +29,10 @@ def script_run_get(brand: Brand, run_id: object) -> ScriptRun | None:
 
 @transaction.atomic
 def script_run_record(*, brand: Brand, user, code: str, result: dict) -> ScriptRun:
-    """Keep a run in the history and audit it as ``script.run``."""
+    """Keep a run in the history and audit it as ``script.run``. NUL characters and lone
+    surrogates (a script's strings may hold both) are kept as their escape text: PostgreSQL's
+    text and jsonb refuse them, and recording a run must never fail."""
+    code, result = escape_unstorable(code), escape_unstorable(result)
     error = result.get("error")
     error_text = f"{error['name']}: {error['message']}"[:_ERROR_MAX] if error else ""
     run = ScriptRun.objects.create(

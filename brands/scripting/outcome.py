@@ -8,6 +8,7 @@ record from the events it received, so a timed-out result still reports what hap
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,41 @@ def error_info(name: str, message: str, line: int | None = None) -> dict:
 
 
 def utf8_len(text: str) -> int:
-    return len(text.encode("utf-8", "replace"))
+    """UTF-8 bytes of a text; a lone surrogate (possible in a JavaScript string) counts its 3."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def result_json_text(result: Any, *, indent: int | None = None) -> str:
+    """JSON text of a result with non-ASCII kept as it is and lone surrogates as \\udXXX escapes
+    (the same strings, in a text that encodes to UTF-8)."""
+    return _LONE_SURROGATE.sub(_escape, json.dumps(result, indent=indent, ensure_ascii=False))
+
+
+def escape_unstorable(value: Any) -> Any:
+    """``value`` with every NUL and lone surrogate in its strings (keys too) written as its
+    JSON escape text (``\\u0000``, ``\\ud83d``). JavaScript strings may hold both; UTF-8 cannot
+    carry a lone surrogate, and PostgreSQL's text and jsonb refuse both. For the stored history,
+    the HTML page and the terminal; the JSON answers carry the exact strings as escapes."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub(_escape, value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, dict):
+        return {escape_unstorable(k): escape_unstorable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_unstorable(item) for item in value]
+    return value
+
+
+def js_length(text: str) -> int:
+    """A string's length as JavaScript counts it (UTF-16 code units): '😀'.length is 2."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 class Outcome:
@@ -152,17 +187,24 @@ class Capture(Outcome):
             self._emit({"ev": "log", "level": level, "message": message})
         return True
 
-    def set_variable(self, name: str, text: str) -> None:
+    def set_variable(self, name: str, text: str) -> bool:
+        """Record a variable from its JSON text if it fits; False when the text is not JSON.
+        The size is checked on the text before anything is parsed: a value made of repeated
+        references parses into many times its text's size."""
         size = utf8_len(name) + utf8_len(text)
         previous = self._variable_sizes.get(name, 0)
         if self._output_bytes - previous + size > limits.MAX_OUTPUT_BYTES:
             self._drop()
-            return
+            return True
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return False
         self._output_bytes += size - previous
         self._variable_sizes[name] = size
-        value = json.loads(text)
         self.variables[name] = value
         self._stream_update({"ev": "var", "name": name, "value": value})
+        return True
 
     def set_redirect(self, url: str) -> None:
         self.redirect = url

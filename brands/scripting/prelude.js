@@ -178,7 +178,17 @@
 
   // The runner: an indirect eval runs the code as a global script and yields the completion value
   // of its last expression statement, as a console does.
+  const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+
+  // $ca$run(null): the host found a promise rejection nothing handled and put its reason in the
+  // global __ca_rejection; it is reported like an uncaught error.
   return function $ca$run(source) {
+    if (source === null) {
+      const found = getOwnPropertyDescriptor(g, "__ca_rejection");
+      delete g.__ca_rejection;
+      $ca$reportError(found === undefined ? undefined : found.value);
+      return;
+    }
     let value;
     try {
       value = indirectEval(source);

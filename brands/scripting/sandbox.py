@@ -16,6 +16,8 @@ import math
 import re
 import resource
 import time
+from collections.abc import Callable
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,10 +32,12 @@ from brands.cache import (
     CacheTTLError,
     CacheValueError,
     NotANumberError,
+    shorten,
     validate_key,
 )
 from brands.scripting import limits
-from brands.scripting.outcome import Capture, Emit, error_info
+from brands.scripting.engine import EngineHooks
+from brands.scripting.outcome import Capture, Emit, error_info, js_length, utf8_len
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +67,73 @@ def js_stack_bytes() -> int:
     return max(256 * 1024, min(4 * 1024 * 1024, soft // 2))
 
 
+# QuickJS reads a decimal integer text of 20 or more digits with a shortcut that is off by one
+# ulp or more (its js_strtod keeps 19 digits and scales by a power of ten): 541679466370067500000
+# reads as 541679466370067460000. With an exponent it takes the correctly rounded strtod path, so
+# every such integer in a reply gets "e0" (docs/contract.md#values: get returns what was stored).
+# Strings are matched first so that digits inside them are left alone.
+_LONG_DIGITS = re.compile(r"\d{20}")
+_STRING_OR_LONG_INTEGER = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\d.eE+\-])-?\d{20,}(?![\d.eE])')
+
+
+def quickjs_exact(json_text: str) -> str:
+    """JSON text that QuickJS's JSON.parse reads to exactly the numbers it denotes."""
+    if not _LONG_DIGITS.search(json_text):
+        return json_text
+    return _STRING_OR_LONG_INTEGER.sub(
+        lambda m: m.group() if m.group().startswith('"') else m.group() + "e0", json_text
+    )
+
+
+def js_number_text(number: float) -> str:
+    """A finite number as ECMAScript's Number::toString writes it: the fewest digits that read
+    back to the same double (Python's repr finds them), laid out plainly from 1e-6 up to 1e21."""
+    if number == 0:
+        return "0"
+    _sign, all_digits, exponent = Decimal(repr(abs(float(number)))).as_tuple()
+    n = exponent + len(all_digits)  # where the decimal point goes, counted from the first digit
+    digits = "".join(map(str, all_digits)).lstrip("0").rstrip("0")
+    n -= len(all_digits) - len("".join(map(str, all_digits)).lstrip("0"))
+    k = len(digits)
+    text = ""
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * -n + digits
+    else:
+        mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+        text = f"{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
+    return ("-" if number < 0 else "") + text
+
+
+# QuickJS writes some doubles with 17 digits where fewer read back the same (exact ties, such as
+# 2**-24: 5.9604644775390625e-8 instead of 5.960464477539063e-8), against the ECMAScript rule
+# that V8 follows. A stored value's text is written the standard way (docs/contract.md#values).
+_SEVENTEEN_DIGITS = re.compile(r"\d[\d.]{16}")
+_STRING_OR_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?')
+
+
+def standard_numbers(json_text: str) -> str:
+    """JSON text with every number written as ECMAScript's Number::toString writes it."""
+    if not _SEVENTEEN_DIGITS.search(json_text):
+        return json_text
+
+    def fix(match: re.Match) -> str:
+        token = match.group()
+        if token.startswith('"'):
+            return token
+        number = float(token)
+        return js_number_text(number) if math.isfinite(number) else token
+
+    return _STRING_OR_NUMBER.sub(fix, json_text)
+
+
 # Replies to the prelude (its $ca$call): JSON text with named fields, always ASCII (a lone
 # surrogate in a message must survive the way back into QuickJS).
 def _reply(value_json: str) -> str:
-    return '{"kind":"value","value":' + value_json + "}"
+    return '{"kind":"value","value":' + quickjs_exact(value_json) + "}"
 
 
 _TRUE, _FALSE, _NULL = _reply("true"), _reply("false"), _reply("null")
@@ -121,7 +188,7 @@ def js_number(number: float) -> str:
 
 
 def error_line(stack: str) -> int | None:
-    """The line of the script where an error happened: the first frame of the script's own code
+    """The line of the script where an error happened: the innermost frame of the script's own code
     that has a line (frames of the prelude, named $ca$..., are left out)."""
     lines = stack.splitlines()[:10_000]
     for index, raw in enumerate(lines):
@@ -137,6 +204,9 @@ def error_line(stack: str) -> int | None:
         following = lines[index + 1].strip() if index + 1 < len(lines) else ""
         if function == "<eval>" and following == "at eval (native)":
             return 1
+        # A function's own frame without a line (QuickJS leaves it out when the throw is on the
+        # function's first line): the line is not known, and a caller's line would be wrong.
+        return None
     return None
 
 
@@ -149,13 +219,18 @@ class CacheHost:
     key, TTL, JSON text and size again.
     """
 
-    def __init__(self, cache: BrandCache, capture: Capture) -> None:
+    def __init__(self, cache: BrandCache, capture: Capture, over_memory: Callable[[], bool]) -> None:
         self.cache = cache
         self.capture = capture
+        self.over_memory = over_memory
 
     def __call__(self, payload=None) -> str:
         op = "?"
         try:
+            # Over its memory limit the script is finished, whatever it caught: nothing more is
+            # done for it (docs/contract.md#script-execution-limits).
+            if self.over_memory():
+                return _error(OUT_OF_MEMORY)
             # The budget first: a call after it is spent performs nothing, not even validation.
             if not self.capture.take_op():
                 request = _request(payload)
@@ -246,6 +321,8 @@ class CacheHost:
                 f"({str(value.get('error'))[:200]})"
             )
         ttl = self._ttl(_arg(request, "ttl"))
+        if utf8_len(text) <= cache.limits.max_value_bytes:  # a refused text is not even scanned
+            text = standard_numbers(text)
         if op == "set":
             return _bool(cache.set_json(key, text, ttl))
         return _bool(cache.set_if_absent_json(key, text, ttl))
@@ -254,11 +331,14 @@ class CacheHost:
 class OutputHost:
     """``setVariable``, ``redirect`` and ``console.*``: checked and bounded in Python."""
 
-    def __init__(self, capture: Capture) -> None:
+    def __init__(self, capture: Capture, over_memory: Callable[[], bool]) -> None:
         self.capture = capture
+        self.over_memory = over_memory
 
     def __call__(self, payload=None) -> str:
         try:
+            if self.over_memory():
+                return _error(OUT_OF_MEMORY)
             return self._call(_request(payload))
         except Exception:  # never let Python raise into QuickJS
             logger.exception("output host function failed")
@@ -273,36 +353,40 @@ class OutputHost:
                 return _type_error("console: bad log call")
             return _bool(capture.log(level, message))
         if call == "var":
+            # docs/contract.md#script-globals: a name must be a non-empty string; one longer than
+            # the bound is dropped with a warning, like any other output over its bound.
             name_arg = _arg(request, "name")
             name = name_arg.get("value")
-            valid = (name_arg.get("type") == "string" and isinstance(name, str)
-                     and 0 < len(name) <= limits.MAX_VARIABLE_NAME_CHARS and "\0" not in name)
-            if not valid:
+            if name_arg.get("type") != "string" or not isinstance(name, str) or not name:
                 return _type_error(
-                    f"setVariable(name, value): name must be a non-empty string of at most "
-                    f"{limits.MAX_VARIABLE_NAME_CHARS} characters (and no NUL)"
+                    f"setVariable(name, value): name must be a non-empty string, got {_described(name_arg)}"
                 )
             value = request.get("value") if isinstance(request.get("value"), dict) else {}
             text = value.get("json")
             if not isinstance(text, str):
                 return _type_error(
-                    f"setVariable({name[:40]!r}, value): the value is not JSON-serialisable "
+                    f"setVariable({shorten(name)!r}, value): the value is not JSON-serialisable "
                     f"({str(value.get('error'))[:200]})"
                 )
-            try:
-                json.loads(text)
-            except ValueError:
-                return _type_error(f"setVariable({name[:40]!r}, value): the value is not valid JSON")
-            capture.set_variable(name, text)
+            if js_length(name) > limits.MAX_VARIABLE_NAME_CHARS:
+                capture.warn(
+                    f"setVariable: names longer than {limits.MAX_VARIABLE_NAME_CHARS} characters "
+                    "are dropped"
+                )
+                return _NULL
+            if not capture.set_variable(name, text):
+                return _type_error(f"setVariable({shorten(name)!r}, value): the value is not valid JSON")
             return _NULL
         if call == "redirect":
             url_arg = _arg(request, "url")
             url = url_arg.get("value")
-            if not isinstance(url, str) or len(url) > limits.MAX_REDIRECT_CHARS:
-                return _type_error(
-                    f"redirect(url): url must be a string of at most {limits.MAX_REDIRECT_CHARS} "
-                    f"characters, got {_type_of(url_arg)}"
+            if url_arg.get("type") != "string" or not isinstance(url, str):
+                return _type_error(f"redirect(url): url must be a string, got {_described(url_arg)}")
+            if js_length(url) > limits.MAX_REDIRECT_CHARS:
+                capture.warn(
+                    f"redirect: URLs longer than {limits.MAX_REDIRECT_CHARS} characters are dropped"
                 )
+                return _NULL
             capture.set_redirect(url)
             return _NULL
         return _error("unknown output call")
@@ -317,6 +401,9 @@ class _Report:
     def __call__(self, payload=None) -> None:
         if self.request is None:
             self.request = _request(payload)
+
+
+OUT_OF_MEMORY = "out of memory"
 
 
 def _out_of_memory(memory_mb: int) -> dict:
@@ -334,12 +421,22 @@ def execute(job: dict, emit: Emit) -> dict:
     report = _Report()
 
     context = quickjs.Context()
-    context.set_memory_limit(memory_mb * 1024 * 1024)
+    hooks = EngineHooks(context, memory_limit=memory_mb * 1024 * 1024)
+    try:
+        error, result = _run(context, hooks, job, capture, cache, report, memory_mb)
+    finally:
+        hooks.close()
+    duration_ms = (time.perf_counter() - started) * 1000
+    return capture.to_result(ok=error is None, result=result, error=error, duration_ms=duration_ms)
+
+
+def _run(context: quickjs.Context, hooks: EngineHooks, job: dict, capture: Capture, cache: BrandCache,
+         report: _Report, memory_mb: int) -> tuple[dict | None, Any]:
     context.set_max_stack_size(js_stack_bytes())
     # Host functions enter QuickJS as globals; the prelude receives them as arguments and the
     # globals are deleted again before user code runs, so only the prelude's closures hold them.
-    context.add_callable("__ca_cache", CacheHost(cache, capture))
-    context.add_callable("__ca_output", OutputHost(capture))
+    context.add_callable("__ca_cache", CacheHost(cache, capture, hooks.over_memory_limit))
+    context.add_callable("__ca_output", OutputHost(capture, hooks.over_memory_limit))
     context.add_callable("__ca_report", report)
     install = context.eval(prelude_source())
     runner = install(context.get("__ca_cache"), context.get("__ca_output"), context.get("__ca_report"))
@@ -353,11 +450,21 @@ def execute(job: dict, emit: Emit) -> dict:
         # Promise jobs (async functions) run to completion inside the same execution.
         while context.execute_pending_job():
             pass
+        finished = report.request is not None and report.request.get("kind") == "result"
+        if finished and hooks.unhandled_rejections:
+            # A promise rejected with nothing to handle it fails the run, as in Node.js
+            # (docs/contract.md#script-globals): reported like an uncaught error.
+            hooks.expose_first_rejection(b"__ca_rejection")
+            report.request = None
+            runner(None)
+            if report.request is not None and report.request.get("kind") == "error":
+                capture.warn("A promise was rejected and nothing handled the rejection")
     except quickjs.JSException as exc:
-        # Only the engine itself gets here (the runner catches what scripts throw): in practice
-        # the memory limit, hit again while the error was being reported.
+        # Only the engine itself gets here (the runner catches what scripts throw): the memory
+        # limit (the interrupt that stops a script over it cannot be caught), or the memory
+        # running out while the error was being reported.
         text = str(exc)
-        if "out of memory" in text or text.startswith("null"):
+        if hooks.over_memory_limit() or "out of memory" in text or text.startswith("null"):
             error = _out_of_memory(memory_mb)
         else:
             first = text.splitlines()[0] if text else "error"
@@ -365,11 +472,13 @@ def execute(job: dict, emit: Emit) -> dict:
             error = error_info(name if message else "InternalError", message or first)
 
     outcome = report.request or {}
+    if error is None and hooks.over_memory_limit():
+        error = _out_of_memory(memory_mb)  # whatever the script caught
     if error is None:
         if outcome.get("kind") == "error":
             name, message = str(outcome.get("name")), str(outcome.get("message"))
             stack = str(outcome.get("stack") or "")
-            if (name == "InternalError" and message == "out of memory") or (
+            if (name == "InternalError" and message == OUT_OF_MEMORY) or (
                 outcome.get("threwNull") is True and _null_was_out_of_memory(context, memory_mb, job["code"])
             ):
                 error = _out_of_memory(memory_mb)
@@ -377,9 +486,7 @@ def execute(job: dict, emit: Emit) -> dict:
                 error = error_info(name, message, error_line(stack))
         elif outcome.get("kind") == "result":
             result = _completion_value(outcome.get("json"), capture)
-
-    duration_ms = (time.perf_counter() - started) * 1000
-    return capture.to_result(ok=error is None, result=result, error=error, duration_ms=duration_ms)
+    return error, result
 
 
 def _null_was_out_of_memory(context: quickjs.Context, memory_mb: int, code: str) -> bool:
@@ -398,7 +505,7 @@ def _null_was_out_of_memory(context: quickjs.Context, memory_mb: int, code: str)
 def _completion_value(text: Any, capture: Capture) -> Any:
     if not isinstance(text, str):
         return None
-    if len(text) > limits.MAX_RESULT_BYTES:
+    if utf8_len(text) > limits.MAX_RESULT_BYTES:  # bytes, as the limit says; checked before parsing
         capture.warn(
             f"The script's result is larger than {limits.MAX_RESULT_BYTES // 1024} KiB of JSON; "
             "it is reported as null"

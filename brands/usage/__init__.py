@@ -8,6 +8,7 @@ quota editing and metrics. Reads go through the cache service; nothing here talk
     monitor.py    the staff quota monitor's rows, sorting, filters and CSV
     quota.py      the staff quota editor's form and write
     metrics.py    the Prometheus exposition (/metrics)
+    scripts.py    script executions by outcome and their p50 / p95 duration (usage page, /metrics)
 """
 
 from brands.usage.chart import DEFAULT_PERIOD, MAX_CHART_POINTS, PERIOD_LABELS, UsageChart, usage_chart
@@ -24,12 +25,14 @@ from brands.usage.metrics import metrics_text
 from brands.usage.monitor import MonitorQuery, QuotaRow, quota_csv, quota_rows
 from brands.usage.quota import QUOTA_FIELDS, QuotaSettingsForm, quota_settings_update
 from brands.usage.report import UsageSummary, usage_summary
+from brands.usage.scripts import OUTCOME_LABELS, ScriptSummary, script_summaries, script_summary
 from brands.usage.snapshots import SnapshotTotals, usage_snapshots_prune, usage_snapshots_record
 
 __all__ = [
     "CRITICAL_PERCENT",
     "DEFAULT_PERIOD",
     "MAX_CHART_POINTS",
+    "OUTCOME_LABELS",
     "PERIOD_LABELS",
     "QUOTA_FIELDS",
     "WARNING_PERCENT",
@@ -37,6 +40,7 @@ __all__ = [
     "MonitorQuery",
     "QuotaRow",
     "QuotaSettingsForm",
+    "ScriptSummary",
     "SnapshotTotals",
     "UsageChart",
     "UsageSummary",
@@ -47,6 +51,8 @@ __all__ = [
     "quota_csv",
     "quota_rows",
     "quota_settings_update",
+    "script_summaries",
+    "script_summary",
     "usage_chart",
     "usage_level",
     "usage_snapshots_prune",

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.db.models import Count
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from brands.cache import CacheUnavailable
-from brands.models import Brand, ScriptRun
+from brands.cache import DURATION_HISTORY, OUTCOMES, CacheUnavailable
+from brands.models import Brand
 from brands.usage.levels import BrandUsage, brands_usage
+from brands.usage.scripts import ScriptSummary, script_summaries
 
 
 class BrandCollector(Collector):
     def __init__(self, brands: list[Brand], usage: dict[int, BrandUsage] | None,
-                 runs: dict[tuple[int, bool], int]) -> None:
+                 scripts: dict[int, ScriptSummary] | None) -> None:
         self.brands = brands
         self.usage = usage  # None when Redis is unreachable
-        self.runs = runs
+        self.scripts = scripts  # likewise
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("cacheadmin_redis_up", "1 when the cache (Redis) answered this scrape.")
@@ -46,35 +46,43 @@ class BrandCollector(Collector):
                 refused.add_metric([brand.slug], usage.refused_writes)
             yield from (live, limit, refused)
 
-        executions = CounterMetricFamily(
-            "cacheadmin_script_executions", "Console script runs by outcome.", labels=["brand", "outcome"]
-        )
-        errors = CounterMetricFamily("cacheadmin_script_errors", "Console script runs that failed.",
-                                     labels=["brand"])
-        for brand in self.brands:
-            ok, failed = self.runs.get((brand.pk, True), 0), self.runs.get((brand.pk, False), 0)
-            executions.add_metric([brand.slug, "ok"], ok)
-            executions.add_metric([brand.slug, "error"], failed)
-            errors.add_metric([brand.slug], failed)
-        yield executions
-        yield errors
+        if self.scripts is not None:
+            yield from script_metrics(self.brands, self.scripts)
 
 
-def script_run_counts() -> dict[tuple[int, bool], int]:
-    """{(brand id, ok): runs}, in one aggregate query."""
-    rows = ScriptRun.objects.order_by().values_list("brand_id", "ok").annotate(n=Count("id"))
-    return {(brand_id, ok): n for brand_id, ok, n in rows}
+def script_metrics(brands: list[Brand], scripts: dict[int, ScriptSummary]) -> Iterator[Metric]:
+    """Every execution (console, JSON API, run_script), counted by the scheduler in Redis."""
+    executions = CounterMetricFamily(
+        "cacheadmin_script_executions", "Script executions by outcome (refusals included).",
+        labels=["brand", "outcome"],
+    )
+    errors = CounterMetricFamily("cacheadmin_script_errors", "Script executions that did not succeed.",
+                                 labels=["brand"])
+    duration = GaugeMetricFamily(
+        "cacheadmin_script_duration_seconds",
+        f"Script execution time, quantiles of the latest {DURATION_HISTORY} executions.",
+        labels=["brand", "quantile"],
+    )
+    for brand in brands:
+        stats = scripts[brand.pk].stats
+        for outcome in OUTCOMES:
+            executions.add_metric([brand.slug, outcome], stats.count(outcome))
+        errors.add_metric([brand.slug], stats.failures)
+        for quantile, value in (("0.5", stats.p50_ms), ("0.95", stats.p95_ms)):
+            if value is not None:
+                duration.add_metric([brand.slug, quantile], value / 1000)
+    yield from (executions, errors, duration)
 
 
 def metrics_text() -> bytes:
-    """The Prometheus text exposition for every brand (two queries, one Redis pipeline)."""
+    """The Prometheus text exposition for every brand (one query, two Redis pipelines)."""
     brands = list(Brand.objects.select_related("quota").order_by("slug"))
     try:
         usage = brands_usage(brands)
+        scripts = script_summaries(brands)
     except CacheUnavailable:
-        # Still answer: the script counters come from the database, and cacheadmin_redis_up 0
-        # is itself what an alert wants to see.
-        usage = None
+        # Still answer: cacheadmin_redis_up 0 is itself what an alert wants to see.
+        usage = scripts = None
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(BrandCollector(brands, usage, script_run_counts()))
+    registry.register(BrandCollector(brands, usage, scripts))
     return generate_latest(registry)

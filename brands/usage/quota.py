@@ -16,6 +16,7 @@ QUOTA_FIELDS = (
     "max_ops_per_execution",
     "script_timeout_ms",
     "script_memory_mb",
+    "max_concurrent_scripts",
 )
 
 
@@ -34,6 +35,7 @@ class QuotaSettingsForm(forms.ModelForm):
             "max_ops_per_execution": "Cache operations per script run",
             "script_timeout_ms": "Script time limit (ms)",
             "script_memory_mb": "Script memory limit (MiB)",
+            "max_concurrent_scripts": "Script runs at once",
         }
 
     def __init__(self, *args, **kwargs) -> None:

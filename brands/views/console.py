@@ -17,8 +17,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
 from brands.access import BrandAccess, brand_view
-from brands.scripting import EXAMPLES, EXAMPLES_BY_SLUG, run_script
+from brands.scripting import EXAMPLES, EXAMPLES_BY_SLUG, run_script_execution
 from brands.scripting.history import script_history, script_run_get, script_run_record
+from brands.scripting.outcome import escape_unstorable, result_json_text
 from brands.views._htmx import render_page, wants_fragment
 
 EXCERPT_CONTEXT = 2  # lines shown around an error's line
@@ -43,7 +44,7 @@ def _code_from_request(request: HttpRequest) -> str:
 
 def _error_excerpt(code: str, line: int | None) -> list[dict]:
     """The lines around an error's line, for the result panel (the line itself highlighted)."""
-    lines = code.split("\n")
+    lines = escape_unstorable(code).split("\n")
     if not line or line < 1 or line > len(lines):
         return []
     first = max(1, line - EXCERPT_CONTEXT)
@@ -52,17 +53,20 @@ def _error_excerpt(code: str, line: int | None) -> list[dict]:
 
 
 def _result_context(result: dict, code: str) -> dict:
-    """What the result panel shows, formatted here so the template only prints text."""
-    error = result.get("error") or {}
-    ops_limit = result.get("ops_limit") or 1
+    """What the result panel shows, formatted here so the template only prints text. A page is
+    UTF-8: values are shown as JSON (a lone surrogate as its \\udXXX escape, NUL as \\u0000),
+    plain texts (logs, names, messages) with those characters as their escape text."""
+    shown = escape_unstorable(result)
+    error = shown.get("error") or {}
+    ops_limit = shown.get("ops_limit") or 1
     return {
-        "result": result,
-        "result_json": json.dumps(result.get("result"), indent=2, ensure_ascii=False),
+        "result": shown,
+        "result_json": result_json_text(result.get("result"), indent=2),
         "variables": [
-            (name, json.dumps(value, ensure_ascii=False))
+            (escape_unstorable(name), result_json_text(value))
             for name, value in result.get("variables", {}).items()
         ],
-        "ops_percent": min(100.0, 100.0 * result.get("ops", 0) / ops_limit),
+        "ops_percent": min(100.0, 100.0 * shown.get("ops", 0) / ops_limit),
         "excerpt": _error_excerpt(code, error.get("line")),
     }
 
@@ -110,19 +114,31 @@ def _show(request: HttpRequest, access: BrandAccess) -> HttpResponse:
 
 def _run(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     code = _code_from_request(request)
-    result = run_script(access.brand, code)
-    script_run_record(brand=access.brand, user=request.user, code=code, result=result)
+    execution = run_script_execution(access.brand, code)
+    result = execution.result
+    if not execution.refused:
+        # A refused run (brand busy, time-limit budget spent, no free worker) ran nothing: it is
+        # counted in the brand's script statistics, not kept in the history or the audit log
+        # (docs/contract.md#fair-scheduling).
+        script_run_record(brand=access.brand, user=request.user, code=code, result=result)
     if _wants_json(request):
-        return JsonResponse(result)
+        response = JsonResponse(result, status=execution.http_status)
+        if execution.retry_after_s:
+            response["Retry-After"] = str(execution.retry_after_s)
+        return response
     if wants_fragment(request):
-        response = render(request, "brands/console.html#result", _result_context(result, code))
+        context = _result_context(result, code)
+        context["refused"] = execution.refused
+        response = render(request, "brands/console.html#result", context)
+        if execution.refused:
+            return response
         # The history list reloads itself; the brand header's usage bar too, if keys may have changed.
         trigger_client_event(response, "script-ran", {"ok": result["ok"]})
         if result["ops"]:
             trigger_client_event(response, "usage-changed", {})
         return response
     context = _page_context(access, code)
-    context.update(_result_context(result, code))
+    context.update(_result_context(result, code), refused=execution.refused)
     return render_page(request, "brands/console.html", context)
 
 

@@ -297,8 +297,19 @@ def test_increment_creates_missing_key_with_amount(cache):
         ("9007199254740992", 1, "9007199254740992"),  # 2**53 + 1 is not a double
         ("1e21", 1, "1e+21"),
         ("1e-7", 0, "1e-7"),
-        ("0.000001", 0.000001, "2e-6"),  # shorter than JavaScript's "0.000002", same double
+        ("0.000001", 0.000001, "0.000002"),  # JSON.stringify's own layout
+        ("1e14", 9e14, "1000000000000000"),
+        ("100", 0, "100"),
         ("123456789012", 0.5, "123456789012.5"),
+        # Issue 10, finding 6: a subnormal result in the shortest text, as JavaScript writes it
+        # (it was stored as 4.94065645841247e-324).
+        ("0", 5e-324, "5e-324"),
+        ("1e-323", -5e-324, "5e-324"),
+        ("2.5e-320", 0, "2.5e-320"),
+        # Exact ties (powers of two): the nearest 16-digit decimal does not read back, its
+        # neighbour does, and JavaScript writes that one (found against Node.js).
+        ("0", 2.0**-24, "5.960464477539063e-8"),
+        ("0", 2.0**-44, "5.684341886080802e-14"),
     ],
 )
 def test_increment_is_javascript_arithmetic(cache, start, amount, expected_text):
@@ -306,6 +317,12 @@ def test_increment_is_javascript_arithmetic(cache, start, amount, expected_text)
     text = cache.increment_json("k", amount)
     assert text == expected_text
     assert float(text) == float(start) + float(amount)  # IEEE-754 doubles, as in JavaScript
+
+
+def test_a_subnormal_increment_fits_a_small_value_limit(brand_factory):
+    cache = BrandCache.for_brand(brand_factory(max_value_bytes=6))
+    assert cache.increment("k", 5e-324) == 5e-324
+    assert cache.get_json("k") == "5e-324"
 
 
 def test_increment_result_is_shortest_round_trip_text(cache):

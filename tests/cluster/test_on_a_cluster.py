@@ -140,3 +140,32 @@ def test_the_test_sessions_sweep_reaches_every_primary(on_local_cluster):
         assert BrandCache(brand_id, LIMITS).set("left:over", 1)
     assert delete_session_keys() == 3 * 3  # the value key and the two index sorted sets, per shard
     assert all(node.client().dbsize() == 0 for node in on_local_cluster.initial_primaries)
+
+
+def test_script_slots_budget_and_statistics_on_every_shard(on_local_cluster):
+    """Fair scheduling's Redis side (brands.cache.script_slots) on brands of every shard: each
+    call is one script on the brand's own slot; the statistics of all brands in one pipeline."""
+    from brands.cache import brands_script_stats, script_slot_acquire, script_slot_release
+
+    brand_ids = brand_ids_per_shard(3, start=810_000)
+    try:
+        for brand_id in brand_ids:
+            grant = script_slot_acquire(brand_id, "first", cap=1, lease_ms=10_000, budget_ms=600,
+                                        count_refusal=True)
+            assert grant.granted
+            busy = script_slot_acquire(brand_id, "second", cap=1, lease_ms=10_000, budget_ms=600,
+                                       count_refusal=True)
+            assert busy.status == "busy"
+            state = script_slot_release(brand_id, "first", outcome="timeout", duration_ms=500.0,
+                                        charge_ms=1000, window_ms=60_000)
+            assert state.used_ms == 1000 and 0 < state.window_left_ms <= 60_000
+            paused = script_slot_acquire(brand_id, "third", cap=1, lease_ms=10_000, budget_ms=600,
+                                         count_refusal=True)
+            assert paused.status == "budget" and paused.retry_after_ms > 0
+        stats = brands_script_stats(brand_ids)
+        for brand_id in brand_ids:
+            assert stats[brand_id].counts == {"runs": 3, "busy": 1, "timeout": 1, "budget": 1}
+            assert stats[brand_id].durations_ms == (500.0,)
+    finally:
+        for brand_id in brand_ids:
+            BrandCache(brand_id, LIMITS).delete_all()

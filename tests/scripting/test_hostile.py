@@ -30,8 +30,9 @@ def test_an_endless_loop_is_stopped_at_the_time_limit_and_the_worker_replaced(
     assert result["variables"] == {"v": 1}
     assert result["ops"] == 1
     assert BrandCache.for_brand(brand).get("before") == 1
+    assert script_pool.wait_ready(30)  # the replacement is forked in the background
     pids_after = set(script_pool.worker_pids())
-    assert len(pids_after) == script_pool.size
+    assert len(pids_after) == script_pool.processes
     assert len(pids_before - pids_after) == 1  # exactly the overrunning worker was replaced
     # The next executions run normally (on the surviving worker and on the replacement).
     for _ in range(script_pool.size + 1):

@@ -18,8 +18,10 @@ from tests.support.scripts import value
 
 def test_the_default_pool_is_shared_and_sized_from_settings(script_pool):
     assert get_pool() is script_pool
+    assert script_pool.wait_ready(30)
     assert script_pool.size == settings.SCRIPT_WORKERS
-    assert len(script_pool.worker_pids()) == settings.SCRIPT_WORKERS
+    assert script_pool.spare == settings.SCRIPT_SPARE_WORKERS
+    assert len(script_pool.worker_pids()) == settings.SCRIPT_WORKERS + settings.SCRIPT_SPARE_WORKERS
 
 
 def test_workers_are_long_lived(run, script_pool):
@@ -42,12 +44,13 @@ def test_a_worker_killed_from_outside_is_replaced(run, script_pool):
     os.kill(victim, signal.SIGKILL)
     time.sleep(0.2)
     # Whichever worker each run lands on, every run gets a proper result.
-    results = [run("'alive'") for _ in range(script_pool.size + 2)]
+    results = [run("'alive'") for _ in range(script_pool.processes + 2)]
     for result in results:
         assert result["ok"] or result["error"]["name"] == "InternalError"
     assert value(run("'alive'")) == "alive"
+    assert script_pool.wait_ready(30)
     assert victim not in script_pool.worker_pids()
-    assert len(script_pool.worker_pids()) == script_pool.size
+    assert len(script_pool.worker_pids()) == script_pool.processes
 
 
 def test_an_orphaned_worker_ends_itself(tmp_path):
@@ -69,3 +72,13 @@ def test_an_orphaned_worker_ends_itself(tmp_path):
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+def test_workers_are_forked_from_the_pool_zygote(script_pool):
+    """Replacements are forks of one process that already set Django up, not new interpreters."""
+    assert script_pool.wait_ready(30)
+    zygote_pid = script_pool._zygote._proc.pid
+    for pid in script_pool.worker_pids():
+        with open(f"/proc/{pid}/stat") as stat:
+            ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        assert ppid == zygote_pid

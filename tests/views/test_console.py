@@ -220,3 +220,39 @@ def test_csrf_is_enforced(brand, brand_admin, script_pool):
 def test_other_methods_are_refused(admin_client, brand):
     assert admin_client.put(console_url(brand)).status_code == 405
     assert admin_client.post(console_url(brand, "history/")).status_code == 405
+
+
+def test_a_brand_over_its_cap_gets_429_with_retry_after_and_the_console_says_why(admin_client, brand):
+    from brands.cache import script_slot_acquire
+
+    # Another process holds the brand's only slot.
+    assert script_slot_acquire(brand.pk, "elsewhere", cap=1, lease_ms=30_000, budget_ms=10**9,
+                               count_refusal=False).granted
+    response = admin_client.post(console_url(brand), {"code": "cache.set('x', 1)"}, **JSON_ACCEPT)
+    assert response.status_code == 429 and response["Retry-After"] == "1"
+    assert response.json()["error"]["name"] == "BusyError"
+    body = admin_client.post(console_url(brand), {"code": "1"}, **HX).content.decode()
+    assert "another script of this brand is still running" in body and "not run" in body
+    # Nothing ran: no history row, no audit entry, no write.
+    assert not ScriptRun.objects.filter(brand=brand).exists()
+    assert not AuditEntry.objects.filter(brand=brand).exists()
+    assert BrandCache.for_brand(brand).get("x") is None
+
+
+def test_nul_and_lone_surrogates_in_a_result_are_answered_shown_and_recorded(admin_client, brand):
+    """PostgreSQL's jsonb and text refuse NUL and lone surrogates; recording the run must not fail
+    (CI runs this against PostgreSQL), and the JSON answer keeps the exact strings."""
+    code = "console.log('log\\u0000'); setVariable('v\\ud800', 'x'); 'a\\u0000' + '\\ud800'"
+    response = admin_client.post(console_url(brand), {"code": code}, **JSON_ACCEPT)
+    assert response.status_code == 200
+    result = json.loads(response.content)
+    assert result["result"] == "a\x00\ud800"
+    assert result["variables"] == {"v\ud800": "x"}
+    assert result["logs"] == [{"level": "log", "message": "log\x00"}]
+    run = ScriptRun.objects.get(brand=brand)
+    assert run.result["result"] == "a\\u0000\\ud800" and run.result["logs"][0]["message"] == "log\\u0000"
+    page = admin_client.post(console_url(brand), {"code": code}, **HX)
+    assert page.status_code == 200
+    assert "a\\u0000\\ud800" in page.content.decode()
+    history = admin_client.get(console_url(brand) + f"?run={run.pk}")
+    assert history.status_code == 200

@@ -36,7 +36,7 @@ def slugs_in_order(html: str) -> list[str]:
 def quota_post(brand, **changes) -> dict:
     data = {name: getattr(brand.quota, name) for name in (
         "max_keys", "max_value_bytes", "default_ttl", "max_ttl", "max_ops_per_execution",
-        "script_timeout_ms", "script_memory_mb")}
+        "script_timeout_ms", "script_memory_mb", "max_concurrent_scripts")}
     data.update(changes)
     return data
 
@@ -241,7 +241,7 @@ def test_per_request_query_count(client, staff_user, brand_factory, django_asser
 def test_edit_page_has_labelled_fields(client, staff_user, brand):
     client.force_login(staff_user)
     html = client.get(edit_url(brand)).content.decode()
-    for field in ("max_keys", "default_ttl", "max_ttl", "script_memory_mb"):
+    for field in ("max_keys", "default_ttl", "max_ttl", "script_memory_mb", "max_concurrent_scripts"):
         assert f'<label for="id_{field}">' in html
         assert f'id="id_{field}"' in html
     assert "<html" in html
@@ -357,3 +357,17 @@ def test_redis_down_gives_the_503_page(client, staff_user, brand):
     response = client.post(edit_url(brand), quota_post(brand, max_keys=5), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert QuotaSettings.objects.get(brand=brand).max_keys == 5
+
+
+def test_staff_can_raise_a_brands_cap_of_script_runs(client, staff_user, brand):
+    client.force_login(staff_user)
+    response = client.post(edit_url(brand), quota_post(brand, max_concurrent_scripts=3))
+    assert response.status_code == 302
+    brand.quota.refresh_from_db()
+    assert brand.quota.max_concurrent_scripts == 3
+    entry = AuditEntry.objects.get(brand=brand, action="quota.update")
+    assert entry.detail == "max_concurrent_scripts: 1 -> 3"
+    refused = client.post(edit_url(brand), quota_post(brand, max_concurrent_scripts=0))
+    assert refused.status_code == 200 and "greater than or equal to 1" in refused.content.decode()
+    brand.quota.refresh_from_db()
+    assert brand.quota.max_concurrent_scripts == 3

@@ -1,4 +1,4 @@
-"""``manage.py cache_bench [--json] [--quick]``: the cache service's benchmarks (``make bench``).
+"""``manage.py cache_bench [--json] [--quick] [--fairness]``: the cache service's benchmarks (``make bench``).
 
 The measuring lives in the brands/bench/ package (what is measured and how is documented there and in the
 README); this command only sizes the run and prints the figures. Targets are reported as
@@ -12,7 +12,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from brands.bench import BenchConfig, format_report, run
+from brands.bench import BenchConfig, format_fairness_only, format_report, run, run_fairness_only
 from brands.cache import UNAVAILABLE_ERRORS
 
 
@@ -31,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
         parser.add_argument("--quick", action="store_true",
                             help="100,000 foreign keys instead of 1,000,000, fewer rounds.")
+        parser.add_argument("--fairness", action="store_true",
+                            help="Only the fair-scheduling benchmark (a quiet brand during another's flood).")
         # Size knobs for the test suite (a run of a few seconds); not part of the public interface.
         hidden = argparse.SUPPRESS
         parser.add_argument("--foreign-keys", type=int, help=hidden)
@@ -52,10 +54,12 @@ class Command(BaseCommand):
                 self.stderr.write(message)
 
         try:
-            result = run(config, progress)
+            result = run_fairness_only(config.quick) if options["fairness"] else run(config, progress)
         except UNAVAILABLE_ERRORS as exc:
             raise CommandError(f"The cache (Redis) is unavailable: {exc}") from None
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
+        elif options["fairness"]:
+            self.stdout.write(format_fairness_only(result))
         else:
             self.stdout.write(format_report(result))

@@ -9,13 +9,13 @@ Exit status: 0 when the script ran to the end, 1 when it failed (error, time or 
 
 from __future__ import annotations
 
-import json
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from brands.models import Brand
 from brands.scripting import run_script
+from brands.scripting.outcome import result_json_text
 
 
 class Command(BaseCommand):
@@ -41,6 +41,6 @@ class Command(BaseCommand):
             raise CommandError(f"No brand with the slug {brand!r}.", returncode=2) from None
 
         result = run_script(target, code)
-        self.stdout.write(json.dumps(result, indent=2, ensure_ascii=False))
+        self.stdout.write(result_json_text(result, indent=2))
         if not result["ok"]:
             sys.exit(1)
