@@ -4,6 +4,7 @@ Everything callers need is exported here; nobody outside this package imports it
 (tests/test_architecture.py enforces it). See docs/cache-service-api.md for the API.
 
     service.py        BrandCache: the six contract operations and the admin operations
+    bulk.py           streaming import and export of JSON lines
     validation.py     checks made before anything reaches Redis (keys, TTLs, values, amounts)
     scripts.py        the Lua scripts (one round trip per call) and how they are run
     layout.py         where a brand's data lives in Redis (one hash tag per brand)
@@ -23,12 +24,19 @@ from brands.cache.bench_support import (
     reads_processed,
     server_environment,
 )
+from brands.cache.bulk import (
+    IMPORT_POLICIES,
+    LINE_OVERHEAD_BYTES,
+    REFUSALS_LISTED,
+    max_line_bytes,
+)
 from brands.cache.connection import UNAVAILABLE_ERRORS, ping, redis_client
 from brands.cache.errors import (
     CacheKeyError,
     CacheTTLError,
     CacheUnavailable,
     CacheValueError,
+    ImportInterrupted,
     NotANumberError,
 )
 from brands.cache.layout import BrandKeys
@@ -40,8 +48,14 @@ from brands.cache.usage import brands_live_counts
 from brands.cache.validation import (
     KEY_MAX_LENGTH,
     KEY_RULE,
+    MAX_JSON_DEPTH,
+    NumberOutOfRange,
+    check_json_depth,
     describe,
+    finite_float,
     is_valid_key,
+    parse_json_text,
+    ranged_int,
     shorten,
     to_json,
     utf8_size,
@@ -49,8 +63,12 @@ from brands.cache.validation import (
 )
 
 __all__ = [
+    "IMPORT_POLICIES",
     "KEY_MAX_LENGTH",
     "KEY_RULE",
+    "LINE_OVERHEAD_BYTES",
+    "MAX_JSON_DEPTH",
+    "REFUSALS_LISTED",
     "SCRIPTS",
     "UNAVAILABLE_ERRORS",
     "UNAVAILABLE_WARNING",
@@ -61,22 +79,29 @@ __all__ = [
     "CacheTTLError",
     "CacheUnavailable",
     "CacheValueError",
+    "ImportInterrupted",
     "ImportReport",
     "KeyInfo",
     "KeyPage",
     "LiveCounts",
     "NamespaceNode",
     "NotANumberError",
+    "NumberOutOfRange",
     "ServerInfo",
     "brands_live_counts",
+    "check_json_depth",
     "delete_names",
     "describe",
     "fill_brand_layout",
+    "finite_float",
     "glob_escape",
     "is_valid_key",
     "monitor_round_trips",
+    "max_line_bytes",
     "names_under",
+    "parse_json_text",
     "ping",
+    "ranged_int",
     "reads_processed",
     "redis_client",
     "server_environment",

@@ -38,6 +38,7 @@ __all__ = [
     "execute_job",
     "get_pool",
     "limits",
+    "refused_result",
     "run_script",
     "shutdown_pool",
 ]
@@ -73,6 +74,15 @@ def execute_job(job: dict, *, pool: ScriptPool | None = None) -> dict:
         )
 
 
+def refused_result(quota, message: str) -> dict:
+    """The execution result of a script that was not run at all (``ok`` false, ``ops`` 0)."""
+    return Outcome(int(quota.max_ops_per_execution)).to_result(ok=False, error=error_info("Error", message))
+
+
 def run_script(brand, code: str, *, pool: ScriptPool | None = None) -> dict:
-    """Run ``code`` for ``brand`` (its quota row gives every limit) and return the result."""
+    """Run ``code`` for ``brand`` (its quota row gives every limit) and return the result. A
+    deactivated brand runs nothing (Brand.write_refusal: its cache is read only)."""
+    refusal = brand.write_refusal()
+    if refusal is not None:
+        return refused_result(brand.quota, refusal)
     return execute_job(build_job(brand_id=brand.pk, quota=brand.quota, code=code), pool=pool)
