@@ -271,4 +271,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # django-axes announces itself at every start ("AXES: BEGIN ..."), also in management
+    # commands whose stderr is meant to be one line; its attempts and lock-outs still log.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }

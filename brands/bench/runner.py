@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
+from brands.bench.bulk import bulk_benchmarks
 from brands.bench.cache import run_cache_benchmarks
 from brands.bench.config import BenchConfig
 from brands.bench.pages import page_benchmarks
@@ -24,6 +25,7 @@ from brands.cache import redis_client, server_environment
 OTHER_BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "scripting": run_script_benchmarks,
     "pages": page_benchmarks,
+    "bulk": bulk_benchmarks,
 }
 
 

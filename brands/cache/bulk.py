@@ -173,6 +173,11 @@ class _Import:
         if len(self.report.refused) < self.listed:
             self.report.refused.append((number, key, reason))
 
+    def limit_reason(self, key: str) -> str:
+        # The same words as the service's warning (docs/contract.md#key-limit).
+        return (f"key limit of {self.limits.max_keys} keys reached; key {validation.describe(key)} "
+                "was not created")
+
     def too_long(self, number: int, length: int) -> None:
         limit = max_line_bytes(self.limits.max_value_bytes)
         self.refuse(number, "", (
@@ -206,8 +211,8 @@ class _Import:
         size = validation.utf8_size(text)
         if size > self.limits.max_value_bytes:
             self.refuse(number, key, (
-                f"the value is {size:,} bytes as compact JSON, above this brand's limit of "
-                f"{self.limits.max_value_bytes:,} bytes"
+                f"value for key {validation.describe(key)} is {size} bytes as compact JSON, above "
+                f"the limit of {self.limits.max_value_bytes} bytes; not written"
             ))
             self.size_refusals += 1
             return
@@ -269,7 +274,7 @@ class _Import:
         elif outcome == 0:
             self.report.skipped += 1
         else:
-            self.refuse(number, key, f"the brand's key limit of {self.limits.max_keys:,} keys is reached")
+            self.refuse(number, key, self.limit_reason(key))
 
     def write_until_existing(self, batch) -> None:
         """Policy "stop": the batch's keys are looked up first (one round trip) and only the
@@ -317,7 +322,7 @@ class _Import:
             elif exists:
                 self.report.written += 1
             elif self.live + len(self.created) >= self.limits.max_keys:
-                self.refuse(number, key, f"the brand's key limit of {self.limits.max_keys:,} keys is reached")
+                self.refuse(number, key, self.limit_reason(key))
             else:
                 self.created.add(key)
                 self.report.written += 1
