@@ -72,8 +72,8 @@ MIDDLEWARE = [
     # Answers 413 in the request phase, before CsrfViewMiddleware.process_view reads
     # request.POST (which would parse a multipart upload into temp files): it must stay after
     # AuthenticationMiddleware (it needs request.user) and needs no process_view of its own.
-    "brands.middleware.RequestSizeLimitMiddleware",
     "brands.middleware.NoStoreForAuthenticatedMiddleware",
+    "brands.middleware.RequestSizeLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
