@@ -78,13 +78,21 @@ def increment_amount(amount: Any) -> float:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def to_json(value: Any) -> str:
     """Compact JSON text, the stored form of a value. Non-ASCII stays as UTF-8 (as JavaScript's
-    JSON.stringify leaves it), so the size limit counts what a script would produce."""
+    JSON.stringify leaves it), so the size limit counts what a script would produce. A lone
+    surrogate (JSON "\\ud800" read back) has no UTF-8 form: it stays escaped, as JavaScript's
+    well-formed JSON.stringify writes it."""
     try:
-        return _ENCODER.encode(value)
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:  # unknown type, NaN/Infinity, circular reference
         raise CacheValueError(f"Value is not JSON-serialisable: {exc}") from None
+    if not text.isascii() and _LONE_SURROGATE.search(text):
+        text = _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
+    return text
 
 
 def check_json_text(text: Any) -> str:

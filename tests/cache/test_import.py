@@ -225,3 +225,12 @@ def test_a_ttl_or_amount_beyond_the_double_range_is_a_type_error_not_an_overflow
     with pytest.raises(CacheValueError, match="finite number"):
         admin_cache.increment("k", 10**400)
     assert not admin_cache.has("k")
+
+
+def test_a_lone_surrogate_is_stored_escaped_not_a_crash(admin_cache):
+    """Found by the property test: JSON "\\ud800" reads back as a lone surrogate, which has no
+    UTF-8 form; it is stored escaped, as JavaScript's JSON.stringify writes it."""
+    report = admin_cache.import_lines(source('{"key":"s","value":["\\ud800","é"]}'))
+    assert report.written == 1
+    assert admin_cache.key_info("s").value_json == '["\\ud800","é"]'
+    assert admin_cache.set("t", "\udc00") and admin_cache.get_json("t") == '"\\udc00"'
