@@ -117,3 +117,10 @@ def test_static_files_stay_cacheable_for_logged_in_users(live_server, db):
         with urllib.request.urlopen(request) as response:
             assert response.status == 200
             assert ("no-store" not in (response.headers.get("Cache-Control") or "")) is cacheable, path
+
+
+def test_favicon_ico_points_at_the_svg_icon(client, db):
+    """The admin's pages have no <link rel="icon">: browsers ask for /favicon.ico (a 404 before,
+    which the browser tests count as an error)."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"] == "/static/favicon.svg"
