@@ -162,7 +162,7 @@ if REDIS_SENTINELS and not EMBEDDED_REDIS:
 # so that they can share a Redis server with anything else without touching its data.
 CACHEADMIN_KEY_PREFIX = os.environ.get("CACHEADMIN_KEY_PREFIX", "ca")
 
-# The one place quota defaults live (CONTRACT.md "defaults"); QuotaSettings reads them.
+# The one place quota defaults live (docs/contract.md, the defaults table); QuotaSettings reads them.
 CACHEADMIN_QUOTA_DEFAULTS = {
     "max_keys": 50_000,
     "max_value_bytes": 512,

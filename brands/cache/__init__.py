@@ -29,6 +29,7 @@ from brands.cache.bulk import (
     LINE_OVERHEAD_BYTES,
     REFUSALS_LISTED,
     max_line_bytes,
+    read_lines,
 )
 from brands.cache.connection import UNAVAILABLE_ERRORS, ping, redis_client
 from brands.cache.errors import (
@@ -102,6 +103,7 @@ __all__ = [
     "parse_json_text",
     "ping",
     "ranged_int",
+    "read_lines",
     "reads_processed",
     "redis_client",
     "server_environment",

@@ -1,4 +1,4 @@
-"""BrandCache: the brand-scoped cache of CONTRACT.md, for one brand.
+"""BrandCache: the brand-scoped cache of docs/contract.md, for one brand.
 
 The six contract operations validate their arguments in Python (raising TypeError subclasses
 before anything is read or written), then make exactly one Redis round trip: a plain GET / EXISTS

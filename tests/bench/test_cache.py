@@ -78,8 +78,14 @@ def test_table_output_mentions_targets(db):
     out = StringIO()
     call_command("cache_bench", *TINY, "--skip-other-benchmarks", verbosity=0, stdout=out)
     text = out.getvalue()
-    assert "Targets (issue 3)" in text
-    assert "service get vs raw GET" in text and ("PASS" in text or "MISS" in text)
+    targets = text.split("\nTargets\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    # One line per target, each with its value, its target and PASS or MISS, then the tally.
+    assert len(targets) == 12 + 1
+    assert targets[0].split()[:5] == ["service", "get", "vs", "raw", "GET"]
+    assert all(line.rstrip().endswith(("PASS", "MISS")) for line in targets[:12])
+    assert "<= 1.3x" in targets[0] and "<= 1.5x" in targets[1]
+    passed = sum(line.rstrip().endswith("PASS") for line in targets[:12])
+    assert targets[12].strip() == f"{passed}/12 PASS"
     assert "CPUs" in text and "Python" in text and "Redis" in text
 
 
@@ -106,4 +112,4 @@ def test_a_failing_benchmark_is_reported_in_its_place_and_the_others_still_run(d
     text = out.getvalue()
     assert "pages: ERROR RuntimeError: boom" in text
     assert "runs_per_s: 1234" in text
-    assert "Targets (issue 3)" in text
+    assert "\nTargets\n" in text

@@ -9,9 +9,11 @@ import json
 
 import pytest
 
-from brands.cache import LINE_OVERHEAD_BYTES, BrandCache, max_line_bytes
-from brands.cache import bulk as bulk_module
-from brands.cache.bulk import read_lines
+from brands.cache import LINE_OVERHEAD_BYTES, BrandCache, max_line_bytes, read_lines
+
+# Module constants patched by their dotted path (the package's submodules are not imported here).
+CHUNK = "brands.cache.bulk.READ_CHUNK_BYTES"
+BATCH = "brands.cache.bulk.BATCH_LINES"
 
 
 def line(key, value, ttl=None) -> str:
@@ -40,7 +42,7 @@ def reasons(report) -> dict[int, str]:
 
 @pytest.mark.parametrize("chunk", [1, 2, 7, 64, 65536])
 def test_lines_are_read_the_same_whatever_the_chunk_size(monkeypatch, chunk):
-    monkeypatch.setattr(bulk_module, "READ_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(CHUNK, chunk)
     data = b"a\nbb\n\n" + b"x" * 30 + b"\nccc\n" + b"y" * 12 + b"\ndd"
     got = list(read_lines(io.BytesIO(data), limit=12))
     assert got == [(1, b"a", 1), (2, b"bb", 2), (3, b"", 0), (4, None, 30), (5, b"ccc", 3),
@@ -137,7 +139,7 @@ def test_an_iterable_of_lines_works_too(admin_cache):
 
 
 def test_batches_are_pipelined(admin_cache, monkeypatch):
-    monkeypatch.setattr(bulk_module, "BATCH_LINES", 10)
+    monkeypatch.setattr(BATCH, 10)
     report = admin_cache.import_lines(source(*[line(f"k{i}", i) for i in range(35)]))
     assert report.written == 35 and admin_cache.live_count() == 35
 
@@ -178,7 +180,7 @@ def test_stop_counts_a_key_repeated_in_the_file_as_existing(admin_cache, monkeyp
     report = admin_cache.import_lines(source(line("a", 1), line("b", 2), line("a", 3)), policy="stop")
     assert report.written == 2 and report.stopped_at == (3, "a") and admin_cache.get("a") == 1
     # Also across batches (the first "a" was written by an earlier batch).
-    monkeypatch.setattr(bulk_module, "BATCH_LINES", 2)
+    monkeypatch.setattr(BATCH, 2)
     admin_cache.delete_all()
     report = admin_cache.import_lines(source(line("x", 1), line("y", 2), line("z", 3), line("x", 4)),
                                       policy="stop")
