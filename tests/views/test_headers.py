@@ -20,6 +20,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
 STYLE_ATTRIBUTE = re.compile(r"\sstyle\s*=", re.I)
 HANDLER_ATTRIBUTE = re.compile(r"\son[a-z]+\s*=", re.I)
+STYLE_ELEMENT = re.compile(r"<style[\s>]", re.I)
 HTMX_EVAL = re.compile(r"\s(hx-on[:\w-]*|hx-vals\s*=\s*['\"]js:|hx-vars)", re.I)
 
 
@@ -77,6 +78,7 @@ def test_pages_keep_to_the_policy(staff_client, brand):
         assert not INLINE_SCRIPT.search(body), (url, INLINE_SCRIPT.search(body)[0])
         assert not STYLE_ATTRIBUTE.search(body), (url, body[STYLE_ATTRIBUTE.search(body).start() - 80:][:200])
         assert not HANDLER_ATTRIBUTE.search(body), (url, HANDLER_ATTRIBUTE.search(body)[0])
+        assert not STYLE_ELEMENT.search(body), url
 
 
 def test_htmx_is_configured_without_eval(client, db):
@@ -92,7 +94,7 @@ def test_no_template_has_inline_script_style_or_handlers():
     offenders = []
     for path in TEMPLATES.rglob("*.html"):
         text = path.read_text()
-        for pattern in (INLINE_SCRIPT, STYLE_ATTRIBUTE, HANDLER_ATTRIBUTE, HTMX_EVAL):
+        for pattern in (INLINE_SCRIPT, STYLE_ATTRIBUTE, STYLE_ELEMENT, HANDLER_ATTRIBUTE, HTMX_EVAL):
             for match in pattern.finditer(text):
                 offenders.append(f"{path.relative_to(TEMPLATES)}: {match[0]!r}")
     assert offenders == []
