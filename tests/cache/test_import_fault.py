@@ -70,6 +70,18 @@ class OwnRedis:
         except OSError:
             return False
 
+    def stop_when_idle(self) -> None:
+        """Stop once Redis has run everything it was sent (its key count holds still), the
+        moment between two batches: the import's count must then be exact."""
+        client, last = redis_client(), -1
+        for _ in range(200):
+            size = client.dbsize()
+            if size == last:
+                break
+            last = size
+            time.sleep(0.1)
+        self.stop()
+
     def stop(self, *, kill: bool = False) -> None:
         if self.process is None:
             return
@@ -119,7 +131,7 @@ class StoppingUpload(InMemoryUploadedFile):
 def test_redis_stopped_mid_import_leaves_an_audit_entry_with_the_exact_count(
         own_redis, brand, brand_admin, settings):
     data = _lines(5000)  # about 170 KiB: the import reads it in 64 KiB chunks
-    upload = StoppingUpload(data, stop_at=130 * 1024, stop=own_redis.stop)
+    upload = StoppingUpload(data, stop_at=130 * 1024, stop=own_redis.stop_when_idle)
     request = RequestFactory().post(f"/b/{brand.slug}/keys/bulk/import/", {"policy": "overwrite"},
                                     HTTP_HX_REQUEST="true")
     request.FILES["file"] = upload
@@ -136,7 +148,7 @@ def test_redis_stopped_mid_import_leaves_an_audit_entry_with_the_exact_count(
     assert entry.outcome == "error"
     written = int(re.search(r"([\d,]+) lines written before it stopped", entry.detail)[1].replace(",", ""))
     assert 0 < written < 5000
-    assert "without an answer" not in entry.detail  # Redis was down before the batch was sent
+    assert "without an answer" not in entry.detail  # every batch sent had been answered
 
     own_redis.start()  # the same append-only file: what Redis acknowledged is back
     assert _stored_keys(BrandCache.for_brand(brand)) == written
