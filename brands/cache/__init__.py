@@ -9,8 +9,9 @@ Everything callers need is exported here; nobody outside this package imports it
     scripts.py        the Lua scripts (one round trip per call) and how they are run
     layout.py         where a brand's data lives in Redis (one hash tag per brand)
     usage.py          reads across many brands in one pipeline (monitor, metrics, snapshots)
-    server.py         what the Redis server says about itself (staff panel, health)
+    server.py         what the Redis server (every primary of a cluster) says about itself
     connection.py     the client from django-redis and the errors that mean "unavailable"
+    cluster.py        the django-redis connection factory for Redis Cluster (REDIS_CLUSTER=1)
     errors.py, types.py  what the service raises and returns
     bench_support.py  the benchmarks' documented exception: bulk data sets, MONITOR counting
 """
@@ -31,6 +32,7 @@ from brands.cache.bulk import (
     max_line_bytes,
     read_lines,
 )
+from brands.cache.cluster import ClusterConnectionFactory
 from brands.cache.connection import UNAVAILABLE_ERRORS, ping, redis_client
 from brands.cache.errors import (
     CacheKeyError,
@@ -41,8 +43,8 @@ from brands.cache.errors import (
     NotANumberError,
 )
 from brands.cache.layout import BrandKeys
-from brands.cache.scripts import SCRIPTS
-from brands.cache.server import ServerInfo, server_info
+from brands.cache.scripts import SCRIPT_NAMES, SCRIPTS
+from brands.cache.server import NodeInfo, ServerInfo, cluster_state, human_bytes, server_info
 from brands.cache.service import UNAVAILABLE_WARNING, BrandCache, CacheLimits
 from brands.cache.types import ImportReport, KeyInfo, KeyPage, LiveCounts, NamespaceNode
 from brands.cache.usage import brands_live_counts
@@ -71,6 +73,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "REFUSALS_LISTED",
     "SCRIPTS",
+    "SCRIPT_NAMES",
     "UNAVAILABLE_ERRORS",
     "UNAVAILABLE_WARNING",
     "BrandCache",
@@ -80,22 +83,26 @@ __all__ = [
     "CacheTTLError",
     "CacheUnavailable",
     "CacheValueError",
+    "ClusterConnectionFactory",
     "ImportInterrupted",
     "ImportReport",
     "KeyInfo",
     "KeyPage",
     "LiveCounts",
     "NamespaceNode",
+    "NodeInfo",
     "NotANumberError",
     "NumberOutOfRange",
     "ServerInfo",
     "brands_live_counts",
     "check_json_depth",
+    "cluster_state",
     "delete_names",
     "describe",
     "fill_brand_layout",
     "finite_float",
     "glob_escape",
+    "human_bytes",
     "is_valid_key",
     "monitor_round_trips",
     "max_line_bytes",

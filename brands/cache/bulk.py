@@ -207,7 +207,9 @@ class _Import:
         self.created: set[str] = set()
         self.stop = False
         self._refused: list[tuple[int, str, str]] = []
-        self.pipe = _Pipe(cache.client)
+        # A single server: one held connection, sends and reads apart. Redis Cluster: None.
+        client = cache.client
+        self.pipe = _Pipe(client) if getattr(client, "connection_pool", None) is not None else None
         self.in_flight: list[tuple[int, str, str, int]] | None = None
 
     # --------------------------------------------------------------- refusals
@@ -281,7 +283,7 @@ class _Import:
         self.collect()  # the batch in flight first: its answers decide nothing here, but count
         client = self.cache.client
         try:
-            client.ping()  # nothing of this batch is sent unless Redis answers
+            self.ping()  # nothing of this batch is sent unless Redis answers
         except UNAVAILABLE_ERRORS as exc:
             self.interrupted(batch, sent=False, cause=exc)
         try:
@@ -293,7 +295,7 @@ class _Import:
                 self.send(batch)
             if refusals and not self.dry_run:
                 SCRIPTS.run_many(client, "COUNT_REFUSAL", [
-                    ([self.cache.keys.value(""), *self.cache.keys.index_keys], ["value_size"])
+                    (self.cache.keys.script_keys(), ["value_size"])
                 ] * refusals)
         except UNAVAILABLE_ERRORS as exc:
             self.interrupted(batch, sent=True, cause=exc)
@@ -312,8 +314,24 @@ class _Import:
             self.cache.set_call(key, text, ttl_ms, flag) for _number, key, text, ttl_ms in batch
         ])
 
+    def ping(self) -> None:
+        client = self.cache.client
+        node_for = getattr(client, "get_node_from_key", None)  # Redis Cluster: the brand's node
+        if node_for is None:
+            client.ping()
+        else:
+            client.execute_command("PING", target_nodes=node_for(self.cache.keys.stats))
+
     def send(self, batch) -> None:
-        """Overwrite / skip: the batch goes out now; its answers are read by ``collect``."""
+        """Overwrite / skip: the batch goes out now; its answers are read by ``collect``. On
+        Redis Cluster (no single connection to hold) it is written and answered at once, through
+        the cluster pipeline of SCRIPTS.run_many."""
+        if self.pipe is None:
+            for (number, key, _text, _ttl), outcome in zip(
+                batch, self._outcomes(batch, self.policy == SKIP), strict=True
+            ):
+                self.count(number, key, outcome)
+            return
         script = SCRIPTS.get("SET", self.cache.client)
         flag = "1" if self.policy == SKIP else "0"
         commands = []
@@ -408,9 +426,8 @@ class _Import:
         try:  # nothing is read before Redis answered
             if self.dry_run:
                 self.live = self.cache.live_count()
-            else:  # batches are sent by EVALSHA: the script must be there
-                script = SCRIPTS.get("SET", self.cache.client)
-                script.sha = self.cache.client.script_load(script.script)
+            else:  # batches are sent by EVALSHA: the script must be there (on the brand's node)
+                SCRIPTS.load("SET", self.cache.client, self.cache.keys.stats)
         except (CacheUnavailable, *UNAVAILABLE_ERRORS) as exc:
             raise ImportInterrupted(self.report) from exc
         try:
@@ -426,7 +443,8 @@ class _Import:
                 self.flush()
             self.collect()
         finally:
-            self.pipe.close()
+            if self.pipe is not None:
+                self.pipe.close()
             self.report.refused = sorted((-negated, key, reason) for negated, key, reason in self._refused)
         return self.report
 

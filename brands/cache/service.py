@@ -119,7 +119,7 @@ class BrandCache:
 
     def _run_admin(self, name: str, args: list) -> Any:
         # Admin scripts touch only the indexes (and values under the brand's own value prefix).
-        return SCRIPTS.run(name, self.client, ["", *self.keys.index_keys], args)
+        return SCRIPTS.run(name, self.client, self.keys.script_keys(), args)
 
     def _ttl_ms(self, key: str, ttl: Any) -> int:
         seconds, clamped = validation.ttl_seconds(
@@ -226,6 +226,9 @@ class BrandCache:
                 [key, repr(delta), ttl_ms, self.limits.default_ttl * 1000, self.limits.max_keys,
                  self.limits.max_value_bytes, PRUNE_BATCH],
             )
+        except UNAVAILABLE_ERRORS:
+            # Before ResponseError: CLUSTERDOWN and TRYAGAIN are both. The decorator answers.
+            raise
         except ResponseError as exc:
             if "NOTNUM" in str(exc):
                 raise NotANumberError(
@@ -335,7 +338,7 @@ class BrandCache:
     @raises_unavailable
     def key_info(self, key: str) -> KeyInfo | None:
         key = validation.validate_key(key)
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=False)  # connects on a cluster: inside the decorator
         pipe.get(self.keys.value(key))
         pipe.pttl(self.keys.value(key))
         value, pttl = pipe.execute()
@@ -401,5 +404,5 @@ class BrandCache:
     def set_call(self, key: str, text: str, ttl_ms: int, only_if_absent: str) -> tuple[list, list]:
         """KEYS and ARGV of the SET script for one checked write (for pipelined batches, which
         must stay in step with ``_write_checked`` and ``set_many``)."""
-        return ([self.keys.value(key), *self.keys.index_keys],
+        return (self.keys.script_keys(key),
                 [key, text, ttl_ms, self.limits.max_keys, only_if_absent, PRUNE_BATCH])
