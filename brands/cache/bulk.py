@@ -311,7 +311,7 @@ class _Import:
     def _outcomes(self, batch, only_if_absent: bool) -> list[Any]:
         flag = "1" if only_if_absent else "0"
         return SCRIPTS.run_many(self.cache.client, "SET", [
-            self.cache.set_call(key, text, ttl_ms, flag) for _number, key, text, ttl_ms in batch
+            self.cache._set_call(key, text, ttl_ms, flag) for _number, key, text, ttl_ms in batch
         ])
 
     def ping(self) -> None:
@@ -336,7 +336,7 @@ class _Import:
         flag = "1" if self.policy == SKIP else "0"
         commands = []
         for _number, key, text, ttl_ms in batch:
-            keys, args = self.cache.set_call(key, text, ttl_ms, flag)
+            keys, args = self.cache._set_call(key, text, ttl_ms, flag)
             commands.append(("EVALSHA", script.sha, len(keys), *keys, *args))
         self.in_flight = batch
         self.pipe.send(commands)

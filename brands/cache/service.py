@@ -401,7 +401,7 @@ class BrandCache:
         answering midway."""
         return bulk.import_lines(self, source, policy=policy, dry_run=dry_run, listed=listed)
 
-    def set_call(self, key: str, text: str, ttl_ms: int, only_if_absent: str) -> tuple[list, list]:
+    def _set_call(self, key: str, text: str, ttl_ms: int, only_if_absent: str) -> tuple[list, list]:
         """KEYS and ARGV of the SET script for one checked write (for pipelined batches, which
         must stay in step with ``_write_checked`` and ``set_many``)."""
         return (self.keys.script_keys(key),
