@@ -9,9 +9,24 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django_htmx.http import trigger_client_event
 
+from brands.audit import audit_record
 from brands.models import Brand, Membership
+from brands.scripting import refused_result
+
+# The audit action of a refused write, by URL name (views added later fall back to "brand.write").
+WRITE_ACTIONS = {
+    "key-detail": "key.update",
+    "key-create": "key.create",
+    "key-delete": "key.delete",
+    "key-increment": "key.increment",
+    "bulk-delete": "bulk.delete_prefix",
+    "keys-import": "bulk.import",
+    "console": "script.run",
+}
 
 
 @dataclass(frozen=True)
@@ -21,7 +36,8 @@ class BrandAccess:
 
     @property
     def can_write(self) -> bool:
-        return self.role in {"staff", "admin"}
+        """Write controls are shown: a writing role, and a brand that is not deactivated."""
+        return self.role in {"staff", "admin"} and self.brand.is_active
 
 
 def accessible_brands(user) -> QuerySet[Brand]:
@@ -59,11 +75,33 @@ def brand_view(*, write_methods: frozenset[str] = frozenset({"POST", "PUT", "PAT
         @wraps(view)
         def wrapper(request: HttpRequest, slug: str, *args, **kwargs) -> HttpResponse:
             access = resolve_brand_access(request.user, slug)
-            if request.method in write_methods and not access.can_write:
-                raise PermissionDenied("Viewers cannot change this brand.")
             request.brand_access = access
+            if request.method in write_methods:
+                if access.role == "viewer":
+                    raise PermissionDenied("Viewers cannot change this brand.")
+                refusal = access.brand.write_refusal()
+                if refusal is not None:
+                    return _refuse_write(request, access, refusal)
             return view(request, access, *args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+def _refuse_write(request: HttpRequest, access: BrandAccess, reason: str) -> HttpResponse:
+    """A write to a deactivated brand: audited as refused, answered 403 with the reason (a
+    page, a toast for htmx, JSON for a JSON client)."""
+    match = request.resolver_match
+    action = WRITE_ACTIONS.get(match.url_name if match else "", "brand.write")
+    target = str(match.kwargs.get("key", "")) if match else ""
+    audit_record(brand=access.brand, user=request.user, action=action, target=target or request.path,
+                 outcome="refused", detail=reason)
+    accept = request.headers.get("Accept", "")
+    if "application/json" in accept and not request.headers.get("HX-Request"):
+        return JsonResponse(refused_result(access.brand.quota, reason), status=403)
+    response = render(request, "brands/read_only.html", {"access": access, "brand": access.brand,
+                                                          "reason": reason}, status=403)
+    if request.headers.get("HX-Request"):
+        trigger_client_event(response, "toast", {"message": reason, "level": "error"})
+    return response

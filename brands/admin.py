@@ -1,7 +1,13 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.shortcuts import redirect
 
+from brands.cache import BrandCache, CacheUnavailable, ping
+from brands.lifecycle import delete_brand
 from brands.models import AuditEntry, Brand, Membership, QuotaSettings, ScriptRun, UsageSnapshot
 
 
@@ -55,6 +61,40 @@ class BrandAdmin(admin.ModelAdmin):
     def member_count(self, obj: Brand) -> int:
         return obj._members
 
+    # Deleting: the brand's cache keys go too, through brands.lifecycle.delete_brand (the same
+    # code as `manage.py brands delete`), and the confirmation pages say so.
+
+    def delete_view(self, request, object_id, extra_context=None):
+        brand = self.get_object(request, unquote(object_id))
+        if brand is not None and request.method == "POST" and not ping():
+            self.message_user(request, "The cache (Redis) cannot be reached, so the brand's keys cannot be "
+                              f"deleted: brand {brand.slug!r} was not deleted. Try again when it answers.",
+                              messages.ERROR)
+            return redirect("admin:brands_brand_change", brand.pk)
+        cache_keys = None
+        if brand is not None:
+            try:
+                cache_keys = BrandCache.for_brand(brand, raise_unavailable=True).live_count()
+            except CacheUnavailable:
+                cache_keys = None
+        return super().delete_view(request, object_id, {**(extra_context or {}), "cache_keys": cache_keys})
+
+    def delete_model(self, request, obj: Brand) -> None:
+        delete_brand(obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        if not ping():
+            raise CacheUnavailable()
+        for brand in queryset:
+            delete_brand(brand)
+
+    def get_deleted_objects(self, objs, request):
+        # A brand's audit entries go with it (the rows cascade), although nobody may delete audit
+        # entries one by one: that must not block deleting the brand.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(str(AuditEntry._meta.verbose_name))
+        return deleted, counts, perms_needed, protected
+
 
 @admin.register(QuotaSettings)
 class QuotaSettingsAdmin(admin.ModelAdmin):
@@ -89,11 +129,23 @@ class UsageSnapshotAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
+    """Read only for everyone, superusers included: an audit trail nobody can add to, edit or
+    prune from the admin (entries go only with their brand)."""
+
     list_display = ["at", "brand", "user", "action", "target", "outcome"]
     list_filter = ["action", "outcome", "brand"]
     search_fields = ["target", "detail", "user__username"]
     date_hierarchy = "at"
     list_select_related = ["brand", "user"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(ScriptRun)
@@ -103,3 +155,20 @@ class ScriptRunAdmin(admin.ModelAdmin):
     search_fields = ["code", "error", "user__username"]
     date_hierarchy = "at"
     list_select_related = ["brand", "user"]
+
+
+class StaffAccessAttemptAdmin(AccessAttemptAdmin):
+    """django-axes' failed log-ins and lock-outs ("Status": locked out), visible to every staff
+    user, not only to those given its model permissions. Unlocking (deleting attempts) keeps
+    axes' permission rules; `manage.py axes_reset_username NAME` does it from a shell."""
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+
+if admin.site.is_registered(AccessAttempt):
+    admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, StaffAccessAttemptAdmin)

@@ -8,9 +8,26 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
 
-from brands.cache import KEY_MAX_LENGTH, KEY_RULE, CacheLimits, describe, is_valid_key, to_json, utf8_size
+from brands.cache import (
+    IMPORT_POLICIES,
+    KEY_MAX_LENGTH,
+    KEY_RULE,
+    MAX_JSON_DEPTH,
+    CacheLimits,
+    CacheValueError,
+    NumberOutOfRange,
+    check_json_depth,
+    describe,
+    finite_float,
+    is_valid_key,
+    ranged_int,
+    to_json,
+    utf8_size,
+)
 
 # A pasted value far above any brand's limit is refused before it is parsed (json.loads of a
 # deeply nested megabyte could hit the recursion limit).
@@ -28,7 +45,17 @@ def parse_json_value(text: str) -> Any:
     if len(text) > _MAX_RAW_VALUE_CHARS:
         raise ValidationError("The value is far too large.", code="too_large")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        check_json_depth(text)
+    except CacheValueError:
+        raise ValidationError("The value is nested more than %(depth)s levels deep.", code="too_deep",
+                              params={"depth": MAX_JSON_DEPTH}) from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=finite_float,
+                          parse_int=ranged_int)
+    except NumberOutOfRange as exc:
+        # 1e400 would be Infinity, which JSON cannot hold (it used to escape as a 500).
+        raise ValidationError("Invalid JSON value: %(msg)s.", code="out_of_range",
+                              params={"msg": exc}) from None
     except json.JSONDecodeError as exc:
         raise ValidationError(
             "Invalid JSON: %(msg)s (line %(line)s, column %(col)s).",
@@ -74,7 +101,10 @@ class KeyValueForm(forms.Form):
     def clean_value(self) -> Any:
         value = parse_json_value(self.cleaned_data["value"])
         # The size limit applies to what is stored: the compact form the service writes.
-        self.value_json = to_json(value)
+        try:
+            self.value_json = to_json(value)
+        except CacheValueError as exc:
+            raise ValidationError("%(msg)s", code="invalid_json", params={"msg": exc}) from None
         size = utf8_size(self.value_json)
         if size > self.limits.max_value_bytes:
             raise ValidationError(
@@ -147,17 +177,29 @@ class PrefixForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    MAX_BYTES = 32 * 1024 * 1024
-
     file = forms.FileField(
         label="JSON-lines file",
-        help_text='One JSON object per line: {"key": ..., "value": ..., "ttl": seconds}. '
-        "Existing keys are overwritten.",
+        help_text='One JSON object per line: {"key": ..., "value": ..., "ttl": seconds}.',
         widget=forms.FileInput(attrs={"accept": ".jsonl,.ndjson,.json,.txt"}),
     )
+    policy = forms.ChoiceField(
+        label="Keys that already exist",
+        choices=[(name, text.capitalize()) for name, text in IMPORT_POLICIES.items()],
+        initial="overwrite",
+        required=False,  # a plain upload (no choice made) overwrites, as imports always did
+        widget=forms.RadioSelect,
+    )
+    dry_run = forms.BooleanField(
+        label="Dry run: report what would happen, write nothing", required=False,
+    )
+
+    def clean_policy(self) -> str:
+        return self.cleaned_data["policy"] or "overwrite"
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > self.MAX_BYTES:
-            raise ValidationError("The file is larger than 32 MiB.", code="too_large")
+        limit = settings.IMPORT_MAX_BYTES
+        if upload.size > limit:
+            raise ValidationError("The file is larger than %(limit)s.", code="too_large",
+                                  params={"limit": filesizeformat(limit)})
         return upload

@@ -1,10 +1,16 @@
-"""Turns an unreachable Redis into a clear 503 page instead of a 500 with a traceback."""
+"""Request-level rules: an unreachable Redis becomes a clear 503 page instead of a 500 with a
+traceback; request bodies above their URL's limit are refused (413) before anything reads them;
+logged-in pages are never stored by browsers or proxies."""
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
+from django.urls import Resolver404, resolve
+from django.utils.cache import add_never_cache_headers
 from django_htmx.http import trigger_client_event
 
 from brands.cache import CacheUnavailable
@@ -37,4 +43,63 @@ class CacheUnavailableMiddleware:
         else:
             response = render(request, "503.html", {"auto_retry": request.method == "GET"}, status=503)
         response["Retry-After"] = "10"
+        return response
+
+
+class RequestSizeLimitMiddleware:
+    """Answers 413 when a request's Content-Length is above the limit of its URL, in the request
+    phase: before CsrfViewMiddleware (which reads request.POST, and so parses a multipart upload
+    into temporary files) and before any view. The limits are settings (README: "Request size
+    limits"): ANONYMOUS_REQUEST_MAX_BYTES for anyone not logged in, whatever the URL;
+    REQUEST_BODY_LIMITS by URL name, else REQUEST_MAX_BYTES, for logged-in users. A body without
+    Content-Length is never read by Django (it reads CONTENT_LENGTH bytes, 0 when unset)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0  # Django treats it the same way: nothing is read
+        if length > 0:
+            limit = self.limit_for(request)
+            if length > limit:
+                return self.too_large(request, length, limit)
+        return self.get_response(request)
+
+    @staticmethod
+    def limit_for(request) -> int:
+        if not request.user.is_authenticated:
+            return settings.ANONYMOUS_REQUEST_MAX_BYTES
+        try:
+            name = resolve(request.path_info).url_name
+        except Resolver404:
+            return settings.REQUEST_MAX_BYTES
+        return settings.REQUEST_BODY_LIMITS.get(name, settings.REQUEST_MAX_BYTES)
+
+    @staticmethod
+    def too_large(request, length: int, limit: int):
+        logger.warning("request body of %s bytes refused for %s %s (limit %s)", length, request.method,
+                       request.path, limit)
+        message = f"The request is too large: this page accepts at most {filesizeformat(limit)}."
+        response = render(request, "413.html", {"message": message}, status=413)
+        if request.headers.get("HX-Request") == "true":
+            trigger_client_event(response, "toast", {"message": message, "level": "error"})
+        return response
+
+
+class NoStoreForAuthenticatedMiddleware:
+    """``Cache-Control: no-store`` (Django's never-cache headers) on every response to a logged-in
+    user: brand keys, scripts and audit logs must not stay in a browser's or a proxy's cache.
+    Static files are served before this middleware and stay cacheable."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            add_never_cache_headers(response)
         return response

@@ -74,6 +74,15 @@ class Brand(models.Model):
             # to handle a brand without limits.
             QuotaSettings.objects.get_or_create(brand=self)
 
+    def write_refusal(self) -> str | None:
+        """Why nothing may be written to this brand's cache (and no script run), or None.
+        The one rule for a deactivated brand; brand_view, the script runner and run_script use
+        it (docs/contract.md#dashboard-use)."""
+        if self.is_active:
+            return None
+        return (f"Brand {self.slug!r} is deactivated: its keys are read only and scripts do not run "
+                "until staff reactivate it.")
+
 
 POSITIVE = [MinValueValidator(1)]
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -60,6 +62,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "axes",
+    "csp",
     "brands",
 ]
 
@@ -71,10 +75,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # no-store on every response to a logged-in user (outside the size check: its 413 too).
+    "brands.middleware.NoStoreForAuthenticatedMiddleware",
+    # Answers 413 in the request phase, before CsrfViewMiddleware.process_view reads
+    # request.POST (which would parse a multipart upload into temp files): it must stay after
+    # AuthenticationMiddleware (it needs request.user) and needs no process_view of its own.
+    "brands.middleware.RequestSizeLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "brands.middleware.CacheUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cacheadmin.urls"
@@ -236,6 +249,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Log-in throttling (django-axes): after AXES_FAILURE_LIMIT failed log-ins for one username
+# (from any address), or from one address (for any usernames), that username / address is locked
+# out for AXES_COOLOFF_MINUTES, on the dashboard's log-in and the Django admin's alike. Staff see
+# attempts and lock-outs in the admin; `manage.py axes_reset_username NAME` / `axes_reset_ip IP`
+# / `axes_reset` unlock.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+_cooloff_minutes = env_int("AXES_COOLOFF_MINUTES", 15)
+# 0 minutes: locked until an operator unlocks.
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes > 0 else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_CLIENT_IP_CALLABLE = "cacheadmin.client_ip.client_ip"
+# Reverse proxies in front of the app that append the address they saw to X-Forwarded-For
+# (nginx: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for). 0: REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -272,9 +307,45 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# Request bodies: a request whose Content-Length is above its URL's limit is answered 413 before
+# anything reads the body (brands.middleware.RequestSizeLimitMiddleware). Not logged in: every
+# URL takes at most ANONYMOUS_REQUEST_MAX_BYTES (a log-in form is a few hundred bytes). Logged
+# in: REQUEST_MAX_BYTES, except the URLs named in REQUEST_BODY_LIMITS. The reverse proxy should
+# refuse the same sizes first (README: "Request size limits").
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 32 * 1024 * 1024)
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 3 * 1024 * 1024)
+ANONYMOUS_REQUEST_MAX_BYTES = env_int("ANONYMOUS_REQUEST_MAX_BYTES", 64 * 1024)
+REQUEST_BODY_LIMITS = {"keys-import": IMPORT_MAX_BYTES + 1024 * 1024}  # URL name -> bytes (room for the form)
+# Django's own limits behind it: form fields in memory (not files), how many fields and files.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads go to a temporary file, read in chunks
+
+# Content-Security-Policy (django-csp): scripts, styles and everything else from this origin
+# only; no inline script, no style="" attribute, no eval (htmx is configured with allowEval off
+# in base.html). Templates must keep to that: JS in static/js/, CSS in static/css/app.css.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # django-axes announces itself at every start ("AXES: BEGIN ..."), also in management
+    # commands whose stderr is meant to be one line; its attempts and lock-outs still log.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }

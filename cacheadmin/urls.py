@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import path, register_converter
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 
 from brands.converters import CacheKeyConverter
 from brands.views import audit as audit_views
@@ -20,6 +23,9 @@ register_converter(CacheKeyConverter, "cachekey")
 urlpatterns = [
     path("", home.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    # Pages without our <link rel="icon"> (the Django admin) make browsers ask for /favicon.ico.
+    # Lazy: a manifest static storage may only answer once collectstatic has run.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=True)),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

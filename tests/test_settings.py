@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,23 @@ def test_check_deploy_has_no_errors_with_debug_off():
     result = _manage("check", "--deploy", "--fail-level", "ERROR", env=env)
     assert result.returncode == 0, result.stderr
     assert "ERRORS" not in result.stderr
+
+
+# Warnings a deployment chooses to act on (README, "Configuration"): HSTS preloading is a
+# commitment to the browsers' preload list, off unless SECURE_HSTS_PRELOAD=1.
+OPT_IN_WARNINGS = {"security.W021"}
+
+
+def test_check_deploy_warns_only_about_documented_opt_ins():
+    base = {"SECRET_KEY": "z" * 64 + "-a-long-random-production-secret", "ALLOWED_HOSTS": "example.com"}
+    result = _manage("check", "--deploy", env=deployment_env(**base))
+    assert result.returncode == 0, result.stderr
+    warnings = set(re.findall(r"\(([a-z_.]+\.[EW]\d+)\)", result.stderr + result.stdout))
+    assert warnings <= OPT_IN_WARNINGS, result.stderr
+    everything = _manage("check", "--deploy", "--fail-level", "WARNING",
+                         env=deployment_env(**base, SECURE_HSTS_PRELOAD="1"))
+    assert everything.returncode == 0, everything.stderr
+    assert "System check identified no issues" in everything.stdout
 
 
 def test_secret_key_required_when_debug_off(tmp_path):

@@ -75,6 +75,9 @@ def format_report(r: dict) -> str:
     if "other" in r:
         lines += ["", "Other benchmarks"]
         for label, figures in r["other"].items():
+            if label == "bulk" and "error" not in figures:
+                lines += format_bulk(figures)
+                continue
             if "error" in figures:
                 lines.append(f"  {label}: ERROR {figures['error']}")
                 continue
@@ -99,3 +102,37 @@ def format_fairness_only(r: dict) -> str:
         "",
         *format_fairness(r["fairness"]),
     ])
+
+
+def format_bulk(b: dict) -> list[str]:
+    """Import and export (brands.bench.bulk): the new figures with the old algorithms' beside them."""
+    lines = [
+        f"  import and export of {b['lines']:,} JSON lines ({b['file_mib']} MiB):",
+        f"    import  {b['import_s']:.2f} s (old per-line import {b['old_import_s']:.2f} s, "
+        f"{b['import_speedup']:g}x); {b['import_written']:,} written",
+        f"    export  {b['export_s']:.2f} s (old export {b['old_export_s']:.2f} s, "
+        f"{b['export_speedup']:g}x); "
+        f"{b['export_lines']:,} lines, same keys and values as the old export: "
+        f"{'yes' if b['export_agrees'] else 'NO'}",
+    ]
+    for name, target in b.get("targets", {}).items():
+        lines.append(f"    target {name} {target['target']}: {_mark(target['pass'])}")
+    rss = b.get("peak_rss", {})
+    labels = {
+        "one_31_mib_line": "one 31 MiB line + 1,000 small lines",
+        "small_lines": "32 MiB of small lines",
+        "one_31_mib_line_old_import": "one 31 MiB line, OLD import",
+    }
+    for name, label in labels.items():
+        figures = rss.get(name)
+        if figures is None:
+            continue
+        if "error" in figures:
+            lines.append(f"    peak RSS, {label}: ERROR {figures['error']}")
+            continue
+        outcome = (f"{figures['written']:,} written" if "written" in figures else figures.get("error", ""))
+        if "refused" in figures:
+            outcome += f", {figures['refused']:,} refused"
+        lines.append(f"    peak RSS, {label}: {figures['peak_rss_mib']:,.1f} MiB (process at start "
+                     f"{figures['rss_before_mib']:,.1f} MiB), {figures['seconds']} s, {outcome}")
+    return lines

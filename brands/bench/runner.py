@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
+from brands.bench.bulk import bulk_benchmarks
 from brands.bench.cache import run_cache_benchmarks
 from brands.bench.config import BenchConfig
 from brands.bench.fairness import run_fairness_benchmark
@@ -26,6 +27,7 @@ OTHER_BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "scripting": run_script_benchmarks,
     "pages": page_benchmarks,
     "fairness": run_fairness_benchmark,
+    "bulk": bulk_benchmarks,
 }
 
 

@@ -4,6 +4,7 @@ Everything callers need is exported here; nobody outside this package imports it
 (tests/test_architecture.py enforces it). See docs/cache-service-api.md for the API.
 
     service.py        BrandCache: the six contract operations and the admin operations
+    bulk.py           streaming import and export of JSON lines
     validation.py     checks made before anything reaches Redis (keys, TTLs, values, amounts)
     scripts.py        the Lua scripts (one round trip per call) and how they are run
     script_slots.py   script executions in flight per brand, the time-limit budget, script stats
@@ -25,6 +26,13 @@ from brands.cache.bench_support import (
     reads_processed,
     server_environment,
 )
+from brands.cache.bulk import (
+    IMPORT_POLICIES,
+    LINE_OVERHEAD_BYTES,
+    REFUSALS_LISTED,
+    max_line_bytes,
+    read_lines,
+)
 from brands.cache.cluster import ClusterConnectionFactory
 from brands.cache.connection import UNAVAILABLE_ERRORS, ping, redis_client
 from brands.cache.errors import (
@@ -32,6 +40,7 @@ from brands.cache.errors import (
     CacheTTLError,
     CacheUnavailable,
     CacheValueError,
+    ImportInterrupted,
     NotANumberError,
 )
 from brands.cache.layout import BrandKeys
@@ -53,8 +62,14 @@ from brands.cache.usage import brands_live_counts
 from brands.cache.validation import (
     KEY_MAX_LENGTH,
     KEY_RULE,
+    MAX_JSON_DEPTH,
+    NumberOutOfRange,
+    check_json_depth,
     describe,
+    finite_float,
     is_valid_key,
+    parse_json_text,
+    ranged_int,
     shorten,
     to_json,
     utf8_size,
@@ -64,8 +79,12 @@ from brands.cache.validation import (
 __all__ = [
     "DURATION_HISTORY",
     "OUTCOMES",
+    "IMPORT_POLICIES",
     "KEY_MAX_LENGTH",
     "KEY_RULE",
+    "LINE_OVERHEAD_BYTES",
+    "MAX_JSON_DEPTH",
+    "REFUSALS_LISTED",
     "SCRIPTS",
     "SCRIPT_NAMES",
     "UNAVAILABLE_ERRORS",
@@ -79,6 +98,7 @@ __all__ = [
     "CacheUnavailable",
     "CacheValueError",
     "ClusterConnectionFactory",
+    "ImportInterrupted",
     "ImportReport",
     "KeyInfo",
     "KeyPage",
@@ -87,20 +107,27 @@ __all__ = [
     "NodeInfo",
     "NotANumberError",
     "ScriptStats",
+    "NumberOutOfRange",
     "ServerInfo",
     "SlotGrant",
     "brands_live_counts",
     "brands_script_stats",
+    "check_json_depth",
     "cluster_state",
     "delete_names",
     "describe",
     "fill_brand_layout",
+    "finite_float",
     "glob_escape",
     "human_bytes",
     "is_valid_key",
     "monitor_round_trips",
+    "max_line_bytes",
     "names_under",
+    "parse_json_text",
     "ping",
+    "ranged_int",
+    "read_lines",
     "reads_processed",
     "redis_client",
     "script_slot_acquire",

@@ -25,3 +25,13 @@ class CacheUnavailable(Exception):
 
     def __init__(self, message: str = "The cache (Redis) is unavailable.") -> None:
         super().__init__(message)
+
+
+class ImportInterrupted(CacheUnavailable):
+    """Redis became unreachable during an import. ``report`` is what happened up to then:
+    ``written`` lines confirmed by Redis, ``interrupted_at`` the first line not confirmed, and
+    ``unconfirmed`` lines sent whose answer never came (they may or may not be written)."""
+
+    def __init__(self, report) -> None:
+        super().__init__()
+        self.report = report

@@ -18,7 +18,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from brands.cache import validation
+from brands.cache import bulk, validation
 from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
 from brands.cache.errors import CacheUnavailable, NotANumberError
 from brands.cache.layout import BrandKeys
@@ -397,53 +397,20 @@ class BrandCache:
         self.client.delete(*self.keys.index_keys, *self.keys.run_keys)
         return deleted
 
-    def export_lines(self, *, batch: int = 500) -> Iterator[str]:
-        after = None
-        while True:
-            page = self.list_keys(after=after, limit=batch)
-            for item in page.items:
-                yield json.dumps(
-                    {"key": item.key, "value": item.value, "ttl": item.ttl_seconds},
-                    separators=(",", ":"), ensure_ascii=False,
-                )
-            if page.next_cursor is None:
-                return
-            after = page.next_cursor
+    def export_lines(self, *, batch: int = 1000) -> Iterator[str]:
+        """Every live key as a JSON line {"key", "value", "ttl"}, in key order (brands.cache.bulk)."""
+        return bulk.export_lines(self, batch=batch)
 
-    def import_lines(self, lines: Iterable[str | bytes]) -> ImportReport:
-        """Write each JSON line {"key", "value", "ttl"?} through the same rules as ``set``."""
-        raise_unavailable, self.raise_unavailable = self.raise_unavailable, True  # admin operation
-        try:
-            return self._import(lines)
-        finally:
-            self.raise_unavailable = raise_unavailable
+    def import_lines(self, source: Any, *, policy: str = bulk.OVERWRITE, dry_run: bool = False,
+                     listed: int = bulk.REFUSALS_LISTED) -> ImportReport:
+        """Import JSON lines {"key", "value", "ttl"?} from a file object (streamed) or an
+        iterable of lines, each through the rules of ``set``; see brands.cache.bulk. Raises
+        ImportInterrupted (a CacheUnavailable carrying the report so far) when Redis stops
+        answering midway."""
+        return bulk.import_lines(self, source, policy=policy, dry_run=dry_run, listed=listed)
 
-    def _import(self, lines: Iterable[str | bytes]) -> ImportReport:
-        written = 0
-        refused: list[tuple[int, str, str]] = []
-        for number, raw in enumerate(lines, start=1):
-            line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                refused.append((number, "", "not a JSON line"))
-                continue
-            if not isinstance(record, dict) or "key" not in record or "value" not in record:
-                refused.append((number, "", 'expected an object with "key" and "value"'))
-                continue
-            key = record["key"]
-            shown = key if isinstance(key, str) else repr(key)
-            self.warnings.clear()
-            try:
-                ok = self.set(key, record["value"], record.get("ttl"))
-            except TypeError as exc:  # invalid key, TTL or value
-                refused.append((number, validation.shorten(shown), str(exc)))
-                continue
-            if ok:
-                written += 1
-            else:
-                refused.append((number, validation.shorten(shown), "; ".join(self.warnings) or "refused"))
-        self.warnings.clear()
-        return ImportReport(written=written, refused=refused)
+    def _set_call(self, key: str, text: str, ttl_ms: int, only_if_absent: str) -> tuple[list, list]:
+        """KEYS and ARGV of the SET script for one checked write (for pipelined batches, which
+        must stay in step with ``_write_checked`` and ``set_many``)."""
+        return (self.keys.script_keys(key),
+                [key, text, ttl_ms, self.limits.max_keys, only_if_absent, PRUNE_BATCH])

@@ -44,10 +44,26 @@ class NamespaceNode:
     is_leaf: bool
 
 
-@dataclass(frozen=True)
+@dataclass
 class ImportReport:
-    written: int
+    """What an import did (or, for a dry run, would do). ``refused`` lists the first refusals
+    (line number, key or "", reason); ``refused_count`` counts them all."""
+
+    written: int = 0
     refused: list[tuple[int, str, str]] = field(default_factory=list)
+    refused_count: int = 0
+    lines: int = 0  # non-blank lines read
+    skipped: int = 0  # existing keys left as they were (policy "skip")
+    clamped: int = 0  # TTLs above the brand's maximum, cut to it
+    policy: str = "overwrite"
+    dry_run: bool = False
+    stopped_at: tuple[int, str] | None = None  # (line, key) of the first existing key (policy "stop")
+    interrupted_at: int | None = None  # first line not confirmed when Redis became unreachable
+    unconfirmed: int = 0  # lines sent whose answer never came
+
+    @property
+    def refused_hidden(self) -> int:
+        return self.refused_count - len(self.refused)
 
 
 @dataclass(frozen=True)

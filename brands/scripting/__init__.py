@@ -42,6 +42,7 @@ __all__ = [
     "execute_job",
     "get_pool",
     "limits",
+    "refused_result",
     "run_script",
     "run_script_execution",
     "shutdown_pool",
@@ -77,10 +78,20 @@ def execute_job(job: dict, *, cap: int = 1, pool: ScriptPool | None = None) -> E
 
 
 def run_script_execution(brand, code: str, *, pool: ScriptPool | None = None) -> Execution:
-    """Run ``code`` for ``brand`` (its quota row gives every limit and the cap)."""
+    """Run ``code`` for ``brand`` (its quota row gives every limit and the cap). A deactivated
+    brand runs nothing (Brand.write_refusal: its cache is read only); that is not a run, so it is
+    not counted in the brand's script statistics."""
     quota = brand.quota
+    refusal = brand.write_refusal()
+    if refusal is not None:
+        return Execution(refused_result(quota, refusal), "error")
     return execute_job(build_job(brand_id=brand.pk, quota=quota, code=code),
                        cap=quota.max_concurrent_scripts, pool=pool)
+
+
+def refused_result(quota, message: str) -> dict:
+    """The execution result of a script that was not run at all (``ok`` false, ``ops`` 0)."""
+    return Outcome(int(quota.max_ops_per_execution)).to_result(ok=False, error=error_info("Error", message))
 
 
 def run_script(brand, code: str, *, pool: ScriptPool | None = None) -> dict:

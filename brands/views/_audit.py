@@ -15,10 +15,12 @@ def audit(request: HttpRequest, action: str, target: str = "", *, detail: str = 
                         target=target, detail=detail)
 
 
-def audit_refusal(request: HttpRequest, action: str, target: str, reason: str) -> AuditEntry:
-    """An attempted change that was refused (invalid input, a limit, a conflict)."""
+def audit_refusal(request: HttpRequest, action: str, target: str, reason: str, *,
+                  outcome: str = "refused") -> AuditEntry:
+    """An attempted change that was refused (invalid input, a limit, a conflict), or that
+    failed midway (``outcome="error"``)."""
     return audit_record(brand=request.brand_access.brand, user=request.user, action=action,
-                        target=target, outcome="refused", detail=reason)
+                        target=target, outcome=outcome, detail=reason)
 
 
 def form_errors(form) -> str:

@@ -9,12 +9,11 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from brands.access import BrandAccess, brand_view
-from brands.cache import BrandCache
+from brands.cache import IMPORT_POLICIES, BrandCache, ImportInterrupted, ImportReport, max_line_bytes
 from brands.forms import ImportForm, PrefixForm
 from brands.views._audit import audit, audit_refusal, form_errors
 from brands.views._htmx import render_page, toast, wants_fragment
 
-IMPORT_REFUSALS_SHOWN = 200
 TEMPLATE = "brands/keys_bulk.html"
 
 
@@ -22,11 +21,15 @@ def _cache(access: BrandAccess) -> BrandCache:
     return BrandCache.for_brand(access.brand, raise_unavailable=True)
 
 
+def _context(access: BrandAccess, **extra) -> dict:
+    return {"access": access, "brand": access.brand, "prefix_form": PrefixForm(), "import_form": ImportForm(),
+            "line_limit": max_line_bytes(access.brand.quota.max_value_bytes), **extra}
+
+
 @brand_view()
 @require_GET
 def keys_bulk(request: HttpRequest, access: BrandAccess) -> HttpResponse:
-    return render_page(request, TEMPLATE, {"access": access, "brand": access.brand,
-                                           "prefix_form": PrefixForm(), "import_form": ImportForm()})
+    return render_page(request, TEMPLATE, _context(access))
 
 
 @brand_view()
@@ -35,7 +38,7 @@ def bulk_delete(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     """GET: how many keys a prefix holds (the confirmation step). POST: delete them."""
     cache = _cache(access)
     form = PrefixForm(request.GET if request.method == "GET" else request.POST)
-    context = {"access": access, "brand": access.brand, "prefix_form": form, "import_form": ImportForm()}
+    context = _context(access, prefix_form=form)
     if not form.is_valid():
         if request.method == "POST":
             audit_refusal(request, "bulk.delete_prefix", request.POST.get("prefix", ""), form_errors(form))
@@ -73,29 +76,81 @@ def keys_export(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     return response
 
 
+def import_summary(report: ImportReport, failure: str | None = None) -> str:
+    """One line for the audit log and the page: what the import did (or would do)."""
+    verb = "would be written" if report.dry_run else "written"
+    parts = [f"{report.written:,} {verb}", f"{report.refused_count:,} refused"]
+    if report.skipped:
+        parts.append(f"{report.skipped:,} existing skipped")
+    if report.clamped:
+        parts.append(f"{report.clamped:,} TTLs clamped to the maximum")
+    text = ("Dry run, nothing written: " if report.dry_run else "") + ", ".join(parts)
+    text += f" ({IMPORT_POLICIES[report.policy]})"
+    if report.stopped_at is not None:
+        line, key = report.stopped_at
+        text += f"; stopped at line {line:,}: key {key} exists"
+    if failure:
+        where = f" at line {report.interrupted_at:,}" if report.interrupted_at else ""
+        text += f"; stopped{where}: {failure}, {report.written:,} lines written before it stopped"
+        if report.unconfirmed:
+            text += (f"; {report.unconfirmed:,} more lines were sent without an answer and may or "
+                     "may not have been written")
+    return text
+
+
+def _audit_import(request: HttpRequest, name: str, report: ImportReport | None, failure: str | None) -> None:
+    if report is None:  # failed before the import started
+        audit_refusal(request, "bulk.import", name, failure or "the import did not start", outcome="error")
+        return
+    action = "bulk.import.dry_run" if report.dry_run else "bulk.import"
+    detail = import_summary(report, failure)
+    if failure:
+        audit_refusal(request, action, name, detail, outcome="error")
+    elif report.written or not report.refused_count or report.dry_run:
+        audit(request, action, name, detail=detail)
+    else:
+        audit_refusal(request, action, name, detail)
+
+
 @brand_view()
 @require_POST
 def keys_import(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     cache = _cache(access)
     form = ImportForm(request.POST, request.FILES)
-    context = {"access": access, "brand": access.brand, "prefix_form": PrefixForm(), "import_form": form}
-    report = None
-    if form.is_valid():
-        upload = form.cleaned_data["file"]
-        report = cache.import_lines(upload)
-        refused = len(report.refused)
-        detail = f"{report.written} written, {refused} refused"
-        if report.written or not refused:
-            audit(request, "bulk.import", upload.name, detail=detail)
-        else:
-            audit_refusal(request, "bulk.import", upload.name, detail)
-        context.update(
-            report=report,
-            refusals_shown=report.refused[:IMPORT_REFUSALS_SHOWN],
-            refusals_hidden=max(refused - IMPORT_REFUSALS_SHOWN, 0),
-        )
+    context = _context(access, import_form=form)
+    if not form.is_valid():
+        upload = request.FILES.get("file")
+        audit_refusal(request, "bulk.import", upload.name if upload else "", form_errors(form))
+        return render_page(request, TEMPLATE, context, partial="import-step")
+
+    upload = form.cleaned_data["file"]
+    report: ImportReport | None = None
+    failure: str | None = None
+    try:
+        upload.seek(0)
+        report = cache.import_lines(upload, policy=form.cleaned_data["policy"],
+                                    dry_run=form.cleaned_data["dry_run"])
+    except ImportInterrupted as exc:
+        report, failure = exc.report, "the cache became unavailable"
+    except Exception as exc:
+        report = getattr(exc, "import_report", None)
+        failure = f"an internal error ({type(exc).__name__})"
+        raise
+    finally:
+        # Whatever happened, the audit log says what was written (docs/contract.md#import-and-export).
+        _audit_import(request, upload.name, report, failure)
+
+    context.update(report=report, summary=import_summary(report, failure), failure=failure)
+    if failure:
+        status = 200 if wants_fragment(request) else 503
+        response = render_page(request, TEMPLATE, context, partial="import-step", status=status)
+        return toast(response, f"Import stopped: {failure}.", "error", usage_changed=True)
     response = render_page(request, TEMPLATE, context, partial="import-step")
-    if report is not None and wants_fragment(request):
-        toast(response, f"Imported {report.written} keys.", "ok" if not report.refused else "warn",
-              usage_changed=True)
+    if wants_fragment(request):
+        if report.dry_run:
+            message = f"Dry run: {report.written:,} keys would be written."
+        else:
+            message = f"Imported {report.written:,} keys."
+        toast(response, message, "ok" if not report.refused_count else "warn",
+              usage_changed=not report.dry_run)
     return response

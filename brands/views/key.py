@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from brands.access import BrandAccess, brand_view
-from brands.cache import BrandCache, NotANumberError
+from brands.cache import BrandCache, CacheValueError, NotANumberError
 from brands.forms import IncrementForm, KeyCreateForm, KeyValueForm
 from brands.views._audit import audit, audit_refusal, form_errors
 from brands.views._htmx import render_page, toast, wants_fragment
@@ -112,6 +112,8 @@ def key_increment(request: HttpRequest, access: BrandAccess, key: str) -> HttpRe
         try:
             result = cache.increment(key, form.cleaned_data["amount"], form.cleaned_data["ttl"])
         except NotANumberError as exc:
+            form.add_error("amount", str(exc))
+        except CacheValueError as exc:  # the result would not be a finite number
             form.add_error("amount", str(exc))
         else:
             if result is None:

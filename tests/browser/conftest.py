@@ -4,6 +4,8 @@ One Chromium per test session, a fresh context (cookies, storage) per test. Ever
 opens fails the test when the browser console logs an error or the page raises, so a broken
 script, a missing static file (404) or a failed htmx request is caught by any scenario.
 
+Content-Security-Policy violations fail a test the same way (CSP_LISTENER).
+
 Chromium comes from the Debian package (``apt-get install chromium``); Playwright's own browser
 download is not used. Without Chromium the browser tests are skipped with one line in the
 summary, unless ``BROWSER_TESTS_REQUIRED=1`` (CI), which turns that into a failure.
@@ -104,8 +106,20 @@ def browser() -> Iterator:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+# Every page reports Content-Security-Policy violations as console errors (which fail the test):
+# Chromium logs most of them itself, this also catches any it reports only as the event.
+# Init scripts come from the DevTools protocol, so the policy does not block this one.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + (event.blockedURI || "inline")
+                + " at " + event.sourceFile + ":" + event.lineNumber);
+});
+"""
+
+
 class BrowserErrors:
-    """Console errors and uncaught exceptions of every page in one context."""
+    """Console errors (CSP violations included) and uncaught exceptions of every page in one
+    context."""
 
     def __init__(self) -> None:
         self.messages: list[str] = []
@@ -144,6 +158,7 @@ def context_factory(browser, live_server, browser_errors) -> Iterator[Callable]:
             timezone_id="UTC",
         )
         context.set_default_timeout(TIMEOUT_MS)
+        context.add_init_script(CSP_LISTENER)
         context.on("page", browser_errors.attach)
         contexts.append(context)
         return context

@@ -35,7 +35,7 @@ def test_usage_page_shows_the_bar_and_the_chart(login_page, brand_factory, membe
     meter = page.get_by_role("meter", name="Live keys against the key limit")
     expect(meter).to_have_attribute("aria-valuenow", "17")
     expect(meter).to_have_class(re.compile(r"\bwarning\b"))
-    assert meter.locator("span").evaluate("e => e.getBoundingClientRect().width") > 0
+    assert meter.locator("rect").evaluate("e => e.getBoundingClientRect().width") > 0
     expect(page.locator(".usage-percent")).to_have_text("85.0 %")
 
     chart = page.get_by_role("img", name=re.compile(r"Live keys of Acme Shop over the last 7 days"))

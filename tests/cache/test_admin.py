@@ -139,7 +139,7 @@ def test_export_import_round_trip(brand_factory):
     assert report.written == 3
     reasons = {number: reason for number, _key, reason in report.refused}
     assert "key limit of 3 keys reached" in reasons[4]
-    assert reasons[5] == "not a JSON line"
+    assert reasons[5] == "not valid JSON: Expecting value (column 1)"
     assert "Invalid cache key" in reasons[6]
     assert "602 bytes" in reasons[7]
     assert "Invalid TTL" in reasons[8]

@@ -92,3 +92,14 @@ def test_an_unreadable_file_exits_2_with_one_line_on_stderr(tmp_path):
     assert completed.stdout == ""
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and "missing.js" in lines[0]
+
+
+def test_a_deactivated_brand_runs_nothing_and_exits_1_with_one_line(command, brand):
+    BrandCache.for_brand(brand).set("k", 1)
+    brand.is_active = False
+    brand.save()
+    status, out, err = command("--brand", brand.slug, "-", stdin="cache.set('k', 2)")
+    assert status == 1 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "is deactivated" in lines[0]
+    assert BrandCache.for_brand(brand).get("k") == 1

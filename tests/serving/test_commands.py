@@ -132,6 +132,10 @@ def test_every_documented_command_runs_without_debug(dev_env, tmp_path):
         "DJANGO_SUPERUSER_USERNAME": "root", "DJANGO_SUPERUSER_EMAIL": "root@example.com",
         "DJANGO_SUPERUSER_PASSWORD": "a-long-admin-password-42"})
     ok("cache_bench", ["cache_bench", "--help"])  # the benchmark itself is `make bench`
+    # django-axes' unlocking commands (README, "Security"): nothing locked, each still succeeds.
+    ok("axes_reset_username", ["axes_reset_username", "demo"])
+    ok("axes_reset_ip", ["axes_reset_ip", "203.0.113.7"])
+    ok("axes_reset", ["axes_reset"])
     ok("seed_demo", ["seed_demo"])
 
     code, output = changepassword_on_a_terminal(env, "demo", "another-demo-password-7")

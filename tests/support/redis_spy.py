@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from redis.client import Pipeline, Redis
 from redis.cluster import ClusterPipeline, RedisCluster
+from redis.connection import AbstractConnection
 
 
 @dataclass
 class RedisCalls:
     pipelines: int = 0  # Pipeline.execute calls (each one round trip, however many commands)
     commands: int = 0  # commands sent on their own
+    sends: int = 0  # writes to a connection, whatever sent them (one per round trip)
 
 
 @contextlib.contextmanager
@@ -42,7 +44,16 @@ def count_redis_calls(monkeypatch) -> Iterator[RedisCalls]:
         calls.commands += 1
         return cluster_command(self, *args, **kwargs)
 
+    send = AbstractConnection.send_packed_command
+
+    def spy_send(self, *args, **kwargs):
+        # Every path ends here: a command, a whole pipeline, or batches sent on a held connection
+        # (the streaming import's), each written in one call.
+        calls.sends += 1
+        return send(self, *args, **kwargs)
+
     with monkeypatch.context() as patch:
+        patch.setattr(AbstractConnection, "send_packed_command", spy_send)
         patch.setattr(Pipeline, "execute", spy_execute)
         patch.setattr(Redis, "execute_command", spy_command)
         patch.setattr(ClusterPipeline, "execute", spy_cluster_execute)

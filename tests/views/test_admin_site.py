@@ -40,3 +40,80 @@ def test_admin_lists_brands_with_quota_columns(client, brand_factory):
     # The quota's column, in the brand's row (not just "123" somewhere on the page).
     assert '<td class="field-max_keys">123</td>' in body
     assert '<th class="field-slug"><a href="/admin/brands/brand/' in body and ">alpha</a>" in body
+
+
+# ---------------------------------------------------------------------------- issue 11: operators
+
+
+def _superuser_client(client):
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw-root-123"))
+    return client
+
+
+def test_brand_delete_page_counts_the_keys_and_deleting_removes_them(client, brand, cache):
+    from brands.cache import redis_client
+    from brands.models import AuditEntry, Brand
+
+    for i in range(3):
+        cache.set(f"k{i}", i)
+    keys = cache.keys
+    AuditEntry.objects.create(brand=brand, action="key.update", target="k0")
+    _superuser_client(client)
+    page = client.get(f"/admin/brands/brand/{brand.pk}/delete/").content.decode()
+    assert "This also deletes the brand's 3 cache keys in Redis" in page
+    assert "permission to delete" not in page  # the read-only audit entries do not block it
+    response = client.post(f"/admin/brands/brand/{brand.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not Brand.objects.filter(pk=brand.pk).exists()
+    assert redis_client().exists(*(keys.value(f"k{i}") for i in range(3)), *keys.index_keys) == 0
+
+
+def test_brand_delete_is_refused_while_redis_is_down(client, brand, cache, settings):
+    from brands.models import Brand
+    from tests.support.dead_redis import DEAD_REDIS_CACHES
+
+    cache.set("k", 1)
+    _superuser_client(client)
+    real = settings.CACHES
+    settings.CACHES = DEAD_REDIS_CACHES
+    page = client.get(f"/admin/brands/brand/{brand.pk}/delete/").content.decode()
+    assert "cannot be reached right now" in page
+    response = client.post(f"/admin/brands/brand/{brand.pk}/delete/", {"post": "yes"}, follow=True)
+    assert "was not deleted" in response.content.decode()
+    assert Brand.objects.filter(pk=brand.pk).exists()
+    settings.CACHES = real
+    assert cache.get("k") == 1
+
+
+def test_bulk_delete_action_removes_every_selected_brands_keys(client, brand_factory):
+    from brands.cache import BrandCache
+    from brands.models import Brand
+
+    brands = [brand_factory(), brand_factory()]
+    for brand in brands:
+        BrandCache.for_brand(brand).set("k", 1)
+    _superuser_client(client)
+    data = {"action": "delete_selected", "_selected_action": [b.pk for b in brands]}
+    confirm = client.post("/admin/brands/brand/", data).content.decode()
+    assert "also deletes every cache key of the selected brands" in confirm
+    client.post("/admin/brands/brand/", {**data, "post": "yes"})
+    assert not Brand.objects.filter(pk__in=[b.pk for b in brands]).exists()
+    for brand in brands:
+        assert BrandCache.for_brand(brand).live_count() == 0
+
+
+def test_audit_entries_are_read_only_even_for_superusers(client, brand):
+    from brands.models import AuditEntry
+
+    entry = AuditEntry.objects.create(brand=brand, action="key.update", target="k", detail="d")
+    _superuser_client(client)
+    assert client.get("/admin/brands/auditentry/").status_code == 200
+    view = client.get(f"/admin/brands/auditentry/{entry.pk}/change/")
+    assert view.status_code == 200 and 'name="_save"' not in view.content.decode()
+    assert client.get("/admin/brands/auditentry/add/").status_code == 403
+    forged = {"brand": brand.pk, "action": "forged", "target": "k", "outcome": "ok", "detail": "x"}
+    assert client.post(f"/admin/brands/auditentry/{entry.pk}/change/", forged).status_code == 403
+    assert client.post(f"/admin/brands/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    bulk = {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"}
+    client.post("/admin/brands/auditentry/", bulk)
+    entry.refresh_from_db()
+    assert (entry.action, entry.detail) == ("key.update", "d")

@@ -406,12 +406,12 @@ def test_export_import_round_trip_with_a_refused_line(client, brand_factory, bra
     assert response.status_code == 200 and "<html" not in body
     assert "<strong>3</strong> keys written, <strong>3</strong> lines refused" in body
     assert "<td class=\"num\">4</td><td class=\"mono\">bad key</td>" in body
-    assert "not a JSON line" in body and "above the limit of 512 bytes" in body
+    assert "not valid JSON: Expecting value (column 1)" in body and "above the limit of 512 bytes" in body
     copy = BrandCache.for_brand(target)
     assert copy.get("a:1") == {"x": "ü"} and copy.get("a:2") == [1, None, True] and copy.get("b") == "<b>"
     assert copy.key_info("a:1").ttl_seconds <= 100
     entry = AuditEntry.objects.get(brand=target, action="bulk.import")
-    assert entry.outcome == "ok" and entry.detail == "3 written, 3 refused"
+    assert entry.outcome == "ok" and entry.detail == "3 written, 3 refused (overwrite existing keys)"
 
 
 def test_import_needs_a_file(admin_client, brand):

@@ -20,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from brands.cache import BrandCache, CacheUnavailable
+from brands.lifecycle import delete_brand
 from brands.models import Brand
 from brands.usage import brands_usage
 
@@ -179,13 +180,12 @@ class Command(BaseCommand):
         brand = Brand.objects.select_related("quota").filter(slug=slug).first()
         if brand is None:
             raise CommandError(f"Unknown brand {slug!r}.")
-        # Keys first: if Redis is down the brand row stays, so the keys are never orphaned
-        # under an id nobody can reach any more.
+        # Keys first (brands.lifecycle): if Redis is down the brand row stays, so the keys are
+        # never orphaned under an id nobody can reach any more.
         try:
-            deleted = BrandCache.for_brand(brand).delete_all()
+            deleted = delete_brand(brand)
         except CacheUnavailable as exc:
             raise CommandError(f"{exc} Brand {slug!r} was not deleted.") from None
-        brand.delete()
         self.stdout.write(self.style.SUCCESS(f"Deleted brand {slug!r} and its {deleted} cache keys."))
 
 

@@ -4,7 +4,8 @@
     echo "cache.increment('hits')" | python manage.py run_script --brand demo -
 
 Exit status: 0 when the script ran to the end, 1 when it failed (error, time or memory limit),
-2 for a usage error (unknown brand, unreadable file), with one line on stderr.
+2 for a usage error (unknown brand, unreadable file), with one line on stderr; a deactivated
+brand runs nothing: one line on stderr, exit 1.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class Command(BaseCommand):
             target = Brand.objects.select_related("quota").get(slug=brand)
         except Brand.DoesNotExist:
             raise CommandError(f"No brand with the slug {brand!r}.", returncode=2) from None
+        refusal = target.write_refusal()
+        if refusal is not None:  # run_script would refuse it too; one line rather than a result
+            raise CommandError(refusal, returncode=1)
 
         result = run_script(target, code)
         self.stdout.write(result_json_text(result, indent=2))
