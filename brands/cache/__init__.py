@@ -34,8 +34,19 @@ from brands.cache.errors import (
 from brands.cache.layout import BrandKeys
 from brands.cache.scripts import SCRIPTS
 from brands.cache.server import ServerInfo, server_info
-from brands.cache.service import UNAVAILABLE_WARNING, BrandCache, CacheLimits
-from brands.cache.types import ImportReport, KeyInfo, KeyPage, LiveCounts, NamespaceNode
+from brands.cache.service import NATURAL_SORT_MAX, UNAVAILABLE_WARNING, BrandCache, CacheLimits
+from brands.cache.types import (
+    BulkReport,
+    ImportReport,
+    KeyInfo,
+    KeyPage,
+    LiveCounts,
+    NamespaceNode,
+    Refusal,
+    TreeLevel,
+    WriteResult,
+    key_version,
+)
 from brands.cache.usage import brands_live_counts
 from brands.cache.validation import (
     KEY_MAX_LENGTH,
@@ -51,11 +62,13 @@ from brands.cache.validation import (
 __all__ = [
     "KEY_MAX_LENGTH",
     "KEY_RULE",
+    "NATURAL_SORT_MAX",
     "SCRIPTS",
     "UNAVAILABLE_ERRORS",
     "UNAVAILABLE_WARNING",
     "BrandCache",
     "BrandKeys",
+    "BulkReport",
     "CacheKeyError",
     "CacheLimits",
     "CacheTTLError",
@@ -67,13 +80,17 @@ __all__ = [
     "LiveCounts",
     "NamespaceNode",
     "NotANumberError",
+    "Refusal",
     "ServerInfo",
+    "TreeLevel",
+    "WriteResult",
     "brands_live_counts",
     "delete_names",
     "describe",
     "fill_brand_layout",
     "glob_escape",
     "is_valid_key",
+    "key_version",
     "monitor_round_trips",
     "names_under",
     "ping",

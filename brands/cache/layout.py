@@ -7,6 +7,12 @@ and a Lua script may touch a value and the brand's indexes together:
     <prefix>:{<id>}:ix        sorted set: key -> expiry time in ms (Redis clock); counts live keys
     <prefix>:{<id>}:nm        sorted set, all scores 0: key names in byte order; paging and prefixes
     <prefix>:{<id>}:st        hash: refused-write counters
+    <prefix>:{<id>}:bin:<t>   hash: what bulk delete <t> removed, name -> "<expiry ms>|<value>",
+                              kept for the undo window (settings.BULK_UNDO_SECONDS), then expired
+    <prefix>:{<id>}:bins      sorted set: bulk-delete tokens -> end of their window (ms)
+
+The bins are outside both indexes, so kept values never count against the key limit and never
+show up in a listing; they sit in the brand's slot, so restoring one is one atomic script.
 
 The brand id, not the slug, is in the tag: renaming a brand must not orphan its keys. A caller
 never supplies any part of these names except the validated key, so no input can reach another
@@ -43,3 +49,16 @@ class BrandKeys:
     @property
     def index_keys(self) -> list[str]:
         return [self.expiry_index, self.name_index, self.stats]
+
+    # Undo of bulk deletes (docs/contract.md#dashboard-use): derived from the value prefix, so
+    # they carry the same hash tag.
+    @property
+    def _base(self) -> str:
+        return self.value_prefix[: -len("v:")]
+
+    def bin(self, token: str) -> str:
+        return f"{self._base}bin:{token}"
+
+    @property
+    def bin_index(self) -> str:
+        return f"{self._base}bins"
