@@ -83,12 +83,12 @@ def test_usage_reports_live_keys_refusals_and_bytes(brand_factory):
     assert cache.set("b", 12345)  # 5 bytes
     assert cache.set("c", "too long for ten bytes") is False  # refused: value size
     records = {r["slug"]: r for r in json.loads(run("usage", "--json"))}
-    assert records["used"] == {"slug": "used", "live_keys": 2, "max_keys": 4, "percent": 50.0,
+    assert records["used"] == {"slug": "used", "live_keys": 2, "max_keys": 4, "percent": 50.0, "level": "ok",
                                "refused_writes": 1, "stored_bytes": 10}
     assert records["idle"]["live_keys"] == 0
     table = run("usage")
     row = next(line for line in table.splitlines() if line.startswith("used"))
-    assert row.split() == ["used", "2", "4", "50.0", "1", "10"]
+    assert row.split() == ["used", "2", "4", "50.0", "ok", "1", "10"]
 
 
 def test_delete_removes_the_brand_and_its_keys(brand_factory):

@@ -21,7 +21,7 @@ from django.db import transaction
 
 from brands.cache import BrandCache, CacheUnavailable
 from brands.models import Brand
-from brands.usage import brands_usage
+from brands.usage import brands_usage, percent_value
 
 # Command-line option -> QuotaSettings field. Numbers are parsed in handle(), not by argparse,
 # so that a bad number is one clear CommandError line rather than a usage dump.
@@ -153,7 +153,8 @@ class Command(BaseCommand):
                 "slug": brand.slug,
                 "live_keys": usage[brand.pk].live_keys,
                 "max_keys": usage[brand.pk].max_keys,
-                "percent": round(usage[brand.pk].percent, 1),
+                "percent": percent_value(usage[brand.pk].percent),
+                "level": usage[brand.pk].word or "ok",
                 "refused_writes": usage[brand.pk].refused_writes,
                 "stored_bytes": stored[brand.pk],
             }
@@ -165,9 +166,9 @@ class Command(BaseCommand):
         if not records:
             self.stdout.write("No brands.")
             return
-        header = ["slug", "live keys", "max keys", "used %", "refused writes", "stored bytes"]
+        header = ["slug", "live keys", "max keys", "used %", "level", "refused writes", "stored bytes"]
         rows = [
-            [r["slug"], str(r["live_keys"]), str(r["max_keys"]), f"{r['percent']:.1f}",
+            [r["slug"], str(r["live_keys"]), str(r["max_keys"]), f"{r['percent']:.1f}", r["level"],
              str(r["refused_writes"]), str(r["stored_bytes"])]
             for r in records
         ]
