@@ -179,8 +179,8 @@ def test_csv_export(client, staff_user, three, brand_factory):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="quotas-')
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["slug", "name", "active", "live_keys", "max_keys", "percent", "level", "refused_writes",
-                       "last_snapshot"]
+    assert rows[0] == ["slug", "name", "active", "live_keys", "max_keys", "percent", "level",
+                       "refused_writes", "last_snapshot"]
     assert [row[0] for row in rows[1:]] == ["evil", "high", "low", "mid"]
     by_slug = {row[0]: row for row in rows[1:]}
     assert by_slug["high"] == ["high", "Highway", "yes", "19", "20", "95.0", "critical", "0", ""]
