@@ -165,7 +165,10 @@ def quota_edit(request: HttpRequest, slug: str) -> HttpResponse:
             return trigger_client_event(response, "quotas-changed", {"slug": brand.slug})
         messages.success(request, text)
         return redirect("staff-quotas")
-    context = {"brand": brand, "form": form, "live_keys": live_keys}
+    # On its own page (not opened in the monitor) the form posts without htmx: there is no
+    # monitor for the answer to go to.
+    context = {"brand": brand, "form": form, "live_keys": live_keys,
+               "standalone": not wants_fragment(request)}
     if wants_fragment(request) and request.method == "GET":
         # The editor opens above the table, perhaps far from the row clicked: move focus into
         # it (htmx focuses an [autofocus] element after the swap).
