@@ -156,6 +156,18 @@
       el.textContent = localText(date, el.hasAttribute("data-date-only"));
       el.title = date.toISOString().replace(".000Z", "Z") + " (UTC) · shown in " + zone;
     });
+    // SVG text and titles (the usage chart): the moment in the browser's zone, as a time of day,
+    // a day, or in full, with what follows it kept.
+    Array.prototype.forEach.call(root.querySelectorAll("[data-local-time]"), function (el) {
+      var date = new Date(el.getAttribute("data-local-time"));
+      if (isNaN(date.getTime())) return;
+      var format = el.getAttribute("data-local-format");
+      var text;
+      if (format === "time") text = pad(date.getHours()) + ":" + pad(date.getMinutes());
+      else if (format === "day") text = date.toLocaleDateString("en-US", { month: "short", day: "2-digit" });
+      else text = localText(date, false);
+      el.textContent = text + (el.getAttribute("data-local-suffix") || "");
+    });
     Array.prototype.forEach.call(root.querySelectorAll("[data-zone-label]"), function (el) {
       el.textContent = "times in " + zone + " (your browser's zone)";
     });

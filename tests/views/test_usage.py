@@ -183,7 +183,10 @@ def test_chart_draws_one_point_per_snapshot_with_axes_and_limit(client, brand_fa
     assert xs == sorted(xs)  # oldest first, left to right
     assert ys[0] > ys[1] > ys[2]  # more keys, higher up (smaller y)
     assert html.count("<circle") == 3
-    assert re.search(r"<title>[\d-]+ [\d:]+: 900 keys</title>", html)
+    # UTC, labelled; the browser rewrites it in its own zone.
+    marker = (r'<title data-local-time="[^"]+" data-local-suffix=": 900 keys">'
+              r"[\d-]+ [\d:]+ UTC: 900 keys</title>")
+    assert re.search(marker, html)
     # Accessible name and description, the limit line, gridlines and the table fallback.
     assert 'role="img"' in html and 'aria-labelledby="chart-title chart-desc"' in html
     assert "Live keys of" in html and "over the last 7 days</title>" in html
