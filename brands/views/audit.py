@@ -32,6 +32,7 @@ class AuditRow:
     entry: AuditEntry
     diff: list[DiffLine]
     restore_refused: str | None  # why "restore" is not offered (None: it is)
+    open: bool = False            # the page's newest change with a diff shows it opened
 
     @property
     def has_states(self) -> bool:
@@ -42,9 +43,11 @@ class AuditRow:
 
 def _rows(entries) -> list[AuditRow]:
     rows = []
+    opened = False
     for entry in entries:
         diff = value_diff(entry.before_value, entry.after_value) if entry.action.startswith("key.") else []
-        rows.append(AuditRow(entry, diff, not_restorable(entry)))
+        rows.append(AuditRow(entry, diff, not_restorable(entry), open=bool(diff) and not opened))
+        opened = opened or bool(diff)
     return rows
 
 
