@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -102,6 +103,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # that uses this var/ directory, stopped by the last one to exit).
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 EMBEDDED_REDIS = not REDIS_URL
+REDIS_SENTINELS = os.environ.get("REDIS_SENTINELS", "").strip()
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER", False)
+if REDIS_CLUSTER and EMBEDDED_REDIS:
+    raise ImproperlyConfigured(
+        "REDIS_CLUSTER=1 needs REDIS_URL naming a node of the cluster (e.g. redis://10.0.0.5:6379/0); "
+        "the embedded Redis is a single server"
+    )
+if REDIS_CLUSTER and REDIS_SENTINELS:
+    raise ImproperlyConfigured(
+        "REDIS_CLUSTER and REDIS_SENTINELS cannot be combined: a Redis Cluster fails over by itself; "
+        "set one of them"
+    )
 if EMBEDDED_REDIS:
     from cacheadmin import embedded_redis
 
@@ -142,15 +155,33 @@ def sentinel_options(sentinels: str) -> dict:
     }
 
 
-REDIS_SENTINELS = os.environ.get("REDIS_SENTINELS", "").strip()
 if REDIS_SENTINELS and not EMBEDDED_REDIS:
     CACHES["default"]["OPTIONS"].update(sentinel_options(REDIS_SENTINELS))
+
+
+def cluster_options(url: str) -> dict:
+    """Redis Cluster is configuration only: REDIS_CLUSTER=1 and a REDIS_URL naming any node; the
+    client finds the others. A cluster has one database and no Unix sockets, so anything else is
+    refused here rather than at the first request."""
+    parsed = urlparse(url)
+    if parsed.scheme not in {"redis", "rediss"} or not parsed.hostname:
+        raise ImproperlyConfigured(
+            f"REDIS_CLUSTER=1 needs a redis:// or rediss:// REDIS_URL with a host, not {parsed.scheme}://"
+        )
+    database = parsed.path.strip("/") or parse_qs(parsed.query).get("db", ["0"])[0]
+    if database != "0":
+        raise ImproperlyConfigured(f"Redis Cluster has only database 0; REDIS_URL asks for {database}")
+    return {"CONNECTION_FACTORY": "brands.cache.cluster.ClusterConnectionFactory"}
+
+
+if REDIS_CLUSTER:
+    CACHES["default"]["OPTIONS"].update(cluster_options(REDIS_URL))
 
 # Brand keys are stored as "<CACHEADMIN_KEY_PREFIX>:{<brand id>}:...". Tests set a random prefix
 # so that they can share a Redis server with anything else without touching its data.
 CACHEADMIN_KEY_PREFIX = os.environ.get("CACHEADMIN_KEY_PREFIX", "ca")
 
-# The one place quota defaults live (CONTRACT.md "defaults"); QuotaSettings reads them.
+# The one place quota defaults live (docs/contract.md, the defaults table); QuotaSettings reads them.
 CACHEADMIN_QUOTA_DEFAULTS = {
     "max_keys": 50_000,
     "max_value_bytes": 512,

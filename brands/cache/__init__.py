@@ -8,8 +8,9 @@ Everything callers need is exported here; nobody outside this package imports it
     scripts.py        the Lua scripts (one round trip per call) and how they are run
     layout.py         where a brand's data lives in Redis (one hash tag per brand)
     usage.py          reads across many brands in one pipeline (monitor, metrics, snapshots)
-    server.py         what the Redis server says about itself (staff panel, health)
+    server.py         what the Redis server (every primary of a cluster) says about itself
     connection.py     the client from django-redis and the errors that mean "unavailable"
+    cluster.py        the django-redis connection factory for Redis Cluster (REDIS_CLUSTER=1)
     errors.py, types.py  what the service raises and returns
     bench_support.py  the benchmarks' documented exception: bulk data sets, MONITOR counting
 """
@@ -23,6 +24,7 @@ from brands.cache.bench_support import (
     reads_processed,
     server_environment,
 )
+from brands.cache.cluster import ClusterConnectionFactory
 from brands.cache.connection import UNAVAILABLE_ERRORS, ping, redis_client
 from brands.cache.errors import (
     CacheKeyError,
@@ -32,8 +34,8 @@ from brands.cache.errors import (
     NotANumberError,
 )
 from brands.cache.layout import BrandKeys
-from brands.cache.scripts import SCRIPTS
-from brands.cache.server import ServerInfo, server_info
+from brands.cache.scripts import SCRIPT_NAMES, SCRIPTS
+from brands.cache.server import NodeInfo, ServerInfo, cluster_state, human_bytes, server_info
 from brands.cache.service import NATURAL_SORT_MAX, UNAVAILABLE_WARNING, BrandCache, CacheLimits
 from brands.cache.types import (
     BulkReport,
@@ -64,6 +66,7 @@ __all__ = [
     "KEY_RULE",
     "NATURAL_SORT_MAX",
     "SCRIPTS",
+    "SCRIPT_NAMES",
     "UNAVAILABLE_ERRORS",
     "UNAVAILABLE_WARNING",
     "BrandCache",
@@ -74,21 +77,25 @@ __all__ = [
     "CacheTTLError",
     "CacheUnavailable",
     "CacheValueError",
+    "ClusterConnectionFactory",
     "ImportReport",
     "KeyInfo",
     "KeyPage",
     "LiveCounts",
     "NamespaceNode",
+    "NodeInfo",
     "NotANumberError",
     "Refusal",
     "ServerInfo",
     "TreeLevel",
     "WriteResult",
     "brands_live_counts",
+    "cluster_state",
     "delete_names",
     "describe",
     "fill_brand_layout",
     "glob_escape",
+    "human_bytes",
     "is_valid_key",
     "key_version",
     "monitor_round_trips",

@@ -62,3 +62,10 @@ class BrandKeys:
     @property
     def bin_index(self) -> str:
         return f"{self._base}bins"
+
+    def script_keys(self, key: str | None = None) -> list[str]:
+        """KEYS for the Lua scripts: the value key, then the three index keys. Scripts about the
+        whole brand (admin reads, prune, live count) have no value key; the stats key stands in
+        for it, so that every key a script declares carries the brand's hash tag and Redis
+        Cluster runs it on the brand's slot (an empty placeholder would hash to slot 0)."""
+        return [self.value(key) if key is not None else self.stats, *self.index_keys]

@@ -4,9 +4,11 @@ index). Each runs atomically inside Redis in one round trip (EVALSHA, reloaded o
 
 Conventions shared by the scripts:
 
-* KEYS = [value key (or "" placeholder), expiry index, name index, stats]; all share the brand's
-  hash tag. Scripts that page through values build value key names from the brand's value prefix,
-  which carries the same hash tag, so they stay within the brand's slot.
+* KEYS = [value key, expiry index, name index, stats] (``BrandKeys.script_keys``); scripts about
+  the whole brand get the stats key in the value key's place. Every declared key carries the
+  brand's hash tag, so on Redis Cluster each call runs on the one node serving the brand's slot.
+  Scripts that page through values build value key names from the brand's value prefix, which
+  carries the same hash tag, so they stay within the brand's slot.
 * ``now`` comes from Redis' own TIME, in ms: the app servers' clocks never matter.
 * A key is live while its expiry score is greater than ``now``. Expired index entries are pruned
   lazily, at most PRUNE_BATCH per call so that no write ever stalls Redis.
@@ -15,6 +17,7 @@ Conventions shared by the scripts:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
@@ -582,6 +585,18 @@ if leaf_count > max_leaves then leaves = {} end
 return {truncated, leaf_count, namespaces, leaves}
 """
 
+# Every script above, by the name the service runs it under (tests check each one's keys).
+SCRIPT_NAMES = (
+    "SET", "DELETE", "INCREMENT", "COUNT_REFUSAL", "LIVE_COUNT", "PRUNE", "PAGE", "TREE",
+    "DELETE_PREFIX", "STORED_BYTES",
+    # safe editing
+    "READ_KEY", "RESTORE", "LIVE_NAMES", "READ_MANY", "BIN_DELETE", "BIN_RESTORE", "BULK_TTL",
+    "COPY_KEYS", "TREE_GROUPED",
+)
+
+# A script that is still unknown after this many loads is an error, not a cache miss.
+_MAX_LOADS = 2
+
 
 class _Scripts:
     """Script objects, created once. A Script carries only its source and SHA; the client that
@@ -596,46 +611,119 @@ class _Scripts:
             script = self._scripts[name] = client.register_script(globals()[name])
         return script
 
+    def load(self, name: str, client: Redis, key: str) -> str:
+        """SCRIPT LOAD where ``key`` lives: the one server, or on Redis Cluster the primary that
+        serves the key's slot (the one that answered NOSCRIPT: a replica promoted by a failover
+        starts with an empty script cache). Returns the SHA."""
+        script = self._scripts.get(name) or self.get(name, client)
+        node_for = getattr(client, "get_node_from_key", None)  # only RedisCluster routes by key
+        if node_for is None:
+            script.sha = client.script_load(script.script)
+        else:
+            script.sha = client.execute_command("SCRIPT LOAD", script.script, target_nodes=node_for(key))
+        return script.sha
+
     def run(self, name: str, client: Redis, keys: Sequence, args: Sequence) -> Any:
         """EVALSHA on ``client`` (one round trip); on NOSCRIPT (a restarted or different server)
-        load the script and retry once. This is what redis-py's Script.__call__ does, minus its
+        load the script and retry. This is what redis-py's Script.__call__ does, minus its
         per-call overhead (an import and a Protocol isinstance check): cache_bench measured
         ~7 µs per call, a seventh of a whole round trip on a local socket."""
         script = self._scripts.get(name) or self.get(name, client)
-        try:
-            return client.evalsha(script.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            script.sha = client.script_load(script.script)
-            return client.evalsha(script.sha, len(keys), *keys, *args)
+        for loads in range(_MAX_LOADS + 1):
+            try:
+                return client.evalsha(script.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                if loads == _MAX_LOADS:
+                    raise
+                self.load(name, client, keys[0])
+        raise AssertionError("unreachable")
 
+    def batch(self, client: Redis) -> ScriptBatch:
+        return ScriptBatch(self, client)
 
     def run_many(self, client: Redis, name: str, calls: Iterable[tuple[Sequence, Sequence]]) -> list[Any]:
-        """The same script for many (keys, args) pairs in one pipelined round trip; calls that
-        met NOSCRIPT (nothing of them ran) are retried once after loading the script."""
-        calls = list(calls)
-        if not calls:
-            return []
-        script = self._scripts.get(name) or self.get(name, client)
-        replies = self._pipelined(client, script, calls)
-        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-        if missing:
-            script.sha = client.script_load(script.script)
-            for i, reply in zip(missing, self._pipelined(client, script, [calls[i] for i in missing]),
-                                strict=True):
-                replies[i] = reply
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        return replies
-
-    @staticmethod
-    def _pipelined(client: Redis, script: Script, calls: list[tuple[Sequence, Sequence]]) -> list[Any]:
-        pipe = client.pipeline(transaction=False)
+        """The same script for many (keys, args) pairs in one batch (see ScriptBatch)."""
+        batch = self.batch(client)
         for keys, args in calls:
-            # execute_command, not pipe.evalsha: redis-py's pipeline wraps evalsha with script
-            # bookkeeping (and blocks it on a cluster); the raw command is what is meant.
-            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-        return pipe.execute(raise_on_error=False)
+            batch.script(name, keys, args)
+        return batch.execute()
+
+
+@dataclass(frozen=True)
+class _Call:
+    script: str | None  # a script name, or None for a plain command
+    args: tuple  # the command's arguments, or the script's KEYS followed by its ARGV
+    key_count: int = 0
+
+
+class ScriptBatch:
+    """Script calls and plain commands sent as one pipeline: one round trip on a single server;
+    on Redis Cluster the pipeline groups the calls by the node serving each call's slot and sends
+    each node its group at once (one round trip per node). Each call's keys must share a slot.
+
+    Scripts go out as raw EVALSHA commands: redis-py's pipelined ``evalsha`` is blocked on a
+    cluster (redis-py #2914), and a Script object in a standalone pipeline costs an extra SCRIPT
+    EXISTS round trip on every execute. A call answered NOSCRIPT gets its script loaded where
+    its key lives and is sent again, with the other failed calls, in one more pipeline.
+    """
+
+    def __init__(self, scripts: _Scripts, client: Redis) -> None:
+        self._scripts = scripts
+        self._client = client
+        self._calls: list[_Call] = []
+
+    def script(self, name: str, keys: Sequence, args: Sequence = ()) -> None:
+        self._scripts.get(name, self._client)
+        self._calls.append(_Call(name, (*keys, *args), len(keys)))
+
+    def command(self, *args: Any) -> None:
+        self._calls.append(_Call(None, args))
+
+    def execute(self) -> list:
+        """The replies in call order. A reply that is an error is raised (the first one)."""
+        results: list[Any] = [None] * len(self._calls)
+        pending = list(range(len(self._calls)))
+        for loads in range(_MAX_LOADS + 1):
+            pipe = self._client.pipeline(transaction=False)
+            for index in pending:
+                call = self._calls[index]
+                if call.script is None:
+                    pipe.execute_command(*call.args)
+                else:
+                    sha = self._scripts.get(call.script, self._client).sha
+                    pipe.execute_command("EVALSHA", sha, call.key_count, *call.args, **self._route(call))
+            replies = pipe.execute(raise_on_error=False)
+            missing = []
+            for index, reply in zip(pending, replies, strict=True):
+                if isinstance(reply, NoScriptError) and loads < _MAX_LOADS:
+                    missing.append(index)
+                elif isinstance(reply, Exception):
+                    raise reply
+                else:
+                    results[index] = reply
+            if not missing:
+                return results
+            loaded = set()
+            for index in missing:
+                call = self._calls[index]
+                # One load per script and node: the first failed call's key stands for its node.
+                target = (call.script, self._node_name(call.args[0]))
+                if target not in loaded:
+                    loaded.add(target)
+                    self._scripts.load(call.script, self._client, call.args[0])
+            pending = missing
+        raise AssertionError("unreachable")
+
+    def _node_name(self, key: Any) -> str:
+        node_for = getattr(self._client, "get_node_from_key", None)
+        return "" if node_for is None else node_for(key).name
+
+    def _route(self, call: _Call) -> dict:
+        """On Redis Cluster, the node serving the script's first key. A cluster pipeline routes
+        EVALSHA right by itself, but only after asking a node for the command's keys (COMMAND
+        GETKEYS: one more round trip per script call); a MOVED reply is still followed."""
+        node_for = getattr(self._client, "get_node_from_key", None)
+        return {} if node_for is None else {"target_nodes": node_for(call.args[0])}
 
 
 SCRIPTS = _Scripts()

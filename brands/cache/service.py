@@ -1,4 +1,4 @@
-"""BrandCache: the brand-scoped cache of CONTRACT.md, for one brand.
+"""BrandCache: the brand-scoped cache of docs/contract.md, for one brand.
 
 The six contract operations validate their arguments in Python (raising TypeError subclasses
 before anything is read or written), then make exactly one Redis round trip: a plain GET / EXISTS
@@ -165,7 +165,7 @@ class BrandCache:
 
     def _run_admin(self, name: str, args: list) -> Any:
         # Admin scripts touch only the indexes (and values under the brand's own value prefix).
-        return SCRIPTS.run(name, self.client, ["", *self.keys.index_keys], args)
+        return SCRIPTS.run(name, self.client, self.keys.script_keys(), args)
 
     def _ttl_ms(self, key: str, ttl: Any) -> int:
         seconds, clamped = validation.ttl_seconds(
@@ -276,6 +276,9 @@ class BrandCache:
                 [key, repr(delta), ttl_ms, self.limits.default_ttl * 1000, self.limits.max_keys,
                  self.limits.max_value_bytes, PRUNE_BATCH],
             )
+        except UNAVAILABLE_ERRORS:
+            # Before ResponseError: CLUSTERDOWN and TRYAGAIN are both. The decorator answers.
+            raise
         except ResponseError as exc:
             if "NOTNUM" in str(exc):
                 raise NotANumberError(
@@ -532,6 +535,8 @@ class BrandCache:
                 [key, repr(delta), ttl_ms, self.limits.default_ttl * 1000, self.limits.max_keys,
                  self.limits.max_value_bytes, PRUNE_BATCH, str(version)],
             )
+        except UNAVAILABLE_ERRORS:
+            raise  # before ResponseError: CLUSTERDOWN and TRYAGAIN are both
         except ResponseError as exc:
             if "NOTNUM" in str(exc):
                 raise NotANumberError(

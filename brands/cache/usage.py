@@ -1,4 +1,5 @@
-"""Usage of many brands at once (staff monitor, metrics, record_usage): one Redis pipeline."""
+"""Usage of many brands at once (staff monitor, metrics, record_usage, ``brands usage``): one Redis
+pipeline."""
 
 from __future__ import annotations
 
@@ -12,19 +13,20 @@ from brands.cache.types import LiveCounts
 
 
 def brands_live_counts(brand_ids: Iterable[int]) -> dict[int, LiveCounts]:
-    """Live keys and refused writes for each brand id."""
+    """Live keys and refused writes for each brand id.
+
+    One pipeline for all brands: one round trip on a single server, one per node on Redis Cluster
+    (each brand's two calls go to the node serving its slot). Raises CacheUnavailable."""
     brand_ids = list(brand_ids)
     if not brand_ids:
         return {}
-    client = redis_client()
-    live_count = SCRIPTS.get("LIVE_COUNT", client)
-    pipe = client.pipeline(transaction=False)
-    for brand_id in brand_ids:
-        keys = BrandKeys.for_brand(brand_id)
-        live_count(keys=["", *keys.index_keys], args=[], client=pipe)
-        pipe.hmget(keys.stats, "key_limit", "value_size")
     try:
-        replies = pipe.execute()
+        batch = SCRIPTS.batch(redis_client())
+        for brand_id in brand_ids:
+            keys = BrandKeys.for_brand(brand_id)
+            batch.script("LIVE_COUNT", keys.script_keys())
+            batch.command("HMGET", keys.stats, "key_limit", "value_size")
+        replies = batch.execute()
     except UNAVAILABLE_ERRORS as exc:
         raise CacheUnavailable() from exc
     counts = {}

@@ -1,4 +1,5 @@
-"""Ready-to-run console examples, after the product documentation (seed/cache-api.txt).
+"""Ready-to-run console examples, after the product documentation's own snippets
+(docs/contract.md quotes the rules they follow).
 
 They are adapted where the documentation's snippet would not run as printed: its e-mail example
 builds a key containing "@", which the key rule refuses, so the example keeps the allowed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# Captured output (CONTRACT.md "Script execution limits").
+# Captured output (docs/contract.md#script-execution-limits).
 MAX_LOG_ENTRIES = 200
 MAX_OUTPUT_BYTES = 64 * 1024
 

@@ -1,4 +1,4 @@
-"""What one execution produced, and its JSON form (CONTRACT.md "Execution result").
+"""What one execution produced, and its JSON form (docs/contract.md#execution-result).
 
 The worker records everything here as the script runs and streams each accepted change to the
 parent as an event. If the worker has to be killed (time limit), the parent rebuilds the same

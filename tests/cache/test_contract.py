@@ -1,4 +1,4 @@
-"""Every rule of CONTRACT.md, through the Python face of the cache service, on a real Redis."""
+"""Every rule of docs/contract.md, through the Python face of the cache service, on a real Redis."""
 
 from __future__ import annotations
 

@@ -47,11 +47,37 @@ def test_one_foreign_character_makes_a_key_invalid(key, bad, data):
         validate_key(key[:position] + bad + key[position:])
 
 
+STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
 @given(json_values)
-def test_size_is_utf8_bytes_of_compact_json(value):
+def test_stored_text_is_compact_json_with_raw_utf8(value):
+    """The stored form (docs/contract.md#values): JSON that reads back to the value, with no
+    whitespace between tokens, non-ASCII characters as themselves (as JSON.stringify leaves
+    them, so the size limit counts what a script would store), and the size its UTF-8 bytes."""
     text = to_json(value)
     assert json.loads(text) == value
-    assert utf8_size(text) == len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    outside_strings = STRING_LITERAL.sub('""', text)
+    assert not any(c.isspace() for c in outside_strings), text
+    # The only \u escapes are control characters, which JSON cannot carry raw.
+    assert all(int(code, 16) < 0x20 for code in re.findall(r"\\u([0-9a-fA-F]{4})", text)), text
+    for text_value in _strings(value):
+        for char in text_value:
+            if ord(char) >= 0x80:
+                assert char in text
+    assert utf8_size(text) == len(text.encode("utf-8"))
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
 
 
 @pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""CONTRACT.md's script rules, through real worker processes, real QuickJS and real Redis."""
+"""The script rules of docs/contract.md, through real worker processes, real QuickJS and real Redis."""
 
 from __future__ import annotations
 

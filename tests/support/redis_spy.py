@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from redis.client import Pipeline, Redis
+from redis.cluster import ClusterPipeline, RedisCluster
 
 
 @dataclass
@@ -30,7 +31,20 @@ def count_redis_calls(monkeypatch) -> Iterator[RedisCalls]:
         calls.commands += 1
         return execute_command(self, *args, **kwargs)
 
+    cluster_execute, cluster_command = ClusterPipeline.execute, RedisCluster.execute_command
+
+    def spy_cluster_execute(self, *args, **kwargs):
+        # One round trip per node, the nodes written to before any is read: one pipeline.
+        calls.pipelines += 1
+        return cluster_execute(self, *args, **kwargs)
+
+    def spy_cluster_command(self, *args, **kwargs):
+        calls.commands += 1
+        return cluster_command(self, *args, **kwargs)
+
     with monkeypatch.context() as patch:
         patch.setattr(Pipeline, "execute", spy_execute)
         patch.setattr(Redis, "execute_command", spy_command)
+        patch.setattr(ClusterPipeline, "execute", spy_cluster_execute)
+        patch.setattr(RedisCluster, "execute_command", spy_cluster_command)
         yield calls

@@ -90,7 +90,8 @@ def test_prefix_search_full_page_and_htmx_partial(admin_client, brand, cache):
 def test_history_restore_gets_the_full_page(admin_client, brand, cache):
     cache.set("k", 1)
     response = admin_client.get(keys_url(brand), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HX)
-    assert b"<html" in response.content
+    body = response.content.decode()
+    assert "<html" in body and 'id="key-results"' in body and 'id="tree-title"' in body
 
 
 def test_paging_state_is_in_the_url(admin_client, brand, cache):

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
 from brands.cache import BrandCache
 from brands.models import Membership, ScriptRun
+from tests.support.redis_spy import RedisCalls, count_redis_calls
 
 URL = "/metrics"
 
@@ -66,14 +69,24 @@ def test_metric_types(client, staff_user, two_brands):
     assert families["cacheadmin_script_executions"] == "counter"
 
 
-def test_queries_and_pipelines_do_not_grow_with_brands(client, staff_user, brand_factory,
-                                                        django_assert_max_num_queries):
+def _scrape_cost(client, monkeypatch) -> tuple[int, RedisCalls]:
+    with CaptureQueriesContext(connection) as queries, count_redis_calls(monkeypatch) as redis_calls:
+        assert client.get(URL).status_code == 200
+    return len(queries), redis_calls
+
+
+def test_queries_and_pipelines_do_not_grow_with_brands(client, staff_user, brand_factory, monkeypatch):
     client.force_login(staff_user)
+    brand_factory()
+    client.get(URL)  # scripts loaded, connections open
+    few_queries, few_redis = _scrape_cost(client, monkeypatch)
     for _ in range(20):
         brand_factory()
-    # session, user, brands, script-run aggregate
-    with django_assert_max_num_queries(4):
-        assert client.get(URL).status_code == 200
+    many_queries, many_redis = _scrape_cost(client, monkeypatch)
+    # session, user, brands, script-run aggregate; one Redis pipeline for every brand's usage.
+    assert few_queries == many_queries <= 4
+    assert few_redis.pipelines == many_redis.pipelines == 1
+    assert few_redis.commands == many_redis.commands == 0
 
 
 @pytest.mark.parametrize("who", ["anonymous", "viewer", "admin", "non-member"])

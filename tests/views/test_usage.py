@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from brands.cache import BrandCache
 from brands.models import Membership, UsageSnapshot
-from brands.usage import MAX_CHART_POINTS, usage_chart, usage_level
+from brands.usage import usage_level
 
 
 def url(brand, **params) -> str:
@@ -222,22 +222,6 @@ def test_no_snapshot_in_the_window_differs_from_none_at_all(client, brand, membe
     html = client.get(url(brand, period="24h")).content.decode()
     assert "No snapshots in the last 24 hours" in html
     assert "No usage snapshots yet" not in html
-
-
-def test_long_series_is_reduced_keeping_peaks(brand):
-    now = timezone.now()
-    UsageSnapshot.objects.bulk_create(
-        UsageSnapshot(brand=brand, taken_at=now - timedelta(minutes=5 * i), live_keys=7, max_keys=50_000)
-        for i in range(2000)
-    )
-    spike = UsageSnapshot.objects.filter(brand=brand).order_by("taken_at")[1000]
-    spike.live_keys = 4321
-    spike.save()
-    chart = usage_chart(brand, "7d", now=now)
-    assert chart.snapshot_count == 2000
-    assert len(chart.points) <= MAX_CHART_POINTS
-    assert chart.peak == 4321
-    assert not chart.show_markers
 
 
 def test_user_data_is_escaped(client, brand_factory, member_factory):
