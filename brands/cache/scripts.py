@@ -349,8 +349,9 @@ return {value, redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0', redis.call('PTTL',
 
 # Put a key back as an audit entry saw it. KEYS: value key, expiry index, name index, stats.
 # ARGV: name, JSON text, expiry ms (absolute, Redis clock), expected ("" = the key must be absent,
-# else the version it must still have), max keys, prune batch.
-# Returns 1 restored | -1 key limit | -3 changed | -4 gone | -5 exists | -6 expired.
+# else the version it must still have), max keys, prune batch, max ttl ms (a later expiry is cut
+# to it: the brand's limits now win over the old expiry).
+# Returns {1, expiry} restored | -1 key limit | -3 changed | -4 gone | -5 exists | -6 expired.
 RESTORE = _PRELUDE + _VERSION_CHECK + r"""
 local vkey, ix, nm, st = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local name, expected, expiry = ARGV[1], ARGV[4], tonumber(ARGV[3])
@@ -363,6 +364,7 @@ else
   if refused then return refused end
 end
 if expiry <= now then return -6 end
+expiry = math.min(expiry, now + tonumber(ARGV[7]))
 if not exists then
   prune(ix, nm, now, tonumber(ARGV[6]))
   if live_count(ix, now) >= tonumber(ARGV[5]) then
@@ -373,7 +375,7 @@ if not exists then
 end
 redis.call('SET', vkey, ARGV[2], 'PX', expiry - now)
 redis.call('ZADD', ix, expiry, name)
-return 1
+return {1, expiry}
 """
 
 # Live names in a name range, for dry runs and bulk operations. Reads only (expired index
@@ -443,18 +445,19 @@ return kept
 """
 
 # Put back what a bulk delete kept. KEYS: expiry index, name index, stats, bin, value keys...
-# ARGV: max keys, prune batch, names... Returns one code per name: 1 restored, 0 not in the bin
-# (restored already), -1 key limit, -5 the key exists again, -6 it would have expired by now.
-# Restored and expired names leave the bin; the others stay until the window ends.
+# ARGV: max keys, prune batch, max value bytes, max ttl ms, names... Returns one code per name:
+# 1 restored, 0 not in the bin (restored already), -1 key limit, -2 the value is above the size
+# limit now, -5 the key exists again, -6 it would have expired by now. Restored, expired and
+# too large names leave the bin; the others stay until the window ends.
 BIN_RESTORE = _PRELUDE + r"""
 local ix, nm, st, bin = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = now_ms()
-local max_keys = tonumber(ARGV[1])
+local max_keys, max_bytes, max_ttl = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])
 prune(ix, nm, now, tonumber(ARGV[2]))
 local live = live_count(ix, now)
 local out = {}
-for i = 3, #ARGV do
-  local name, vkey = ARGV[i], KEYS[i + 2]
+for i = 5, #ARGV do
+  local name, vkey = ARGV[i], KEYS[i]
   local entry = redis.call('HGET', bin, name)
   local code = 0
   if entry then
@@ -465,10 +468,15 @@ for i = 3, #ARGV do
     elseif expiry <= now then
       redis.call('HDEL', bin, name)
       code = -6
+    elseif #entry - bar > max_bytes then
+      redis.call('HDEL', bin, name)
+      redis.call('HINCRBY', st, 'value_size', 1)
+      code = -2
     elseif live >= max_keys then
       redis.call('HINCRBY', st, 'key_limit', 1)
       code = -1
     else
+      expiry = math.min(expiry, now + max_ttl)
       redis.call('SET', vkey, string.sub(entry, bar + 1), 'PX', expiry - now)
       redis.call('ZADD', ix, expiry, name)
       redis.call('ZADD', nm, 0, name)
@@ -497,21 +505,23 @@ end
 return changed
 """
 
-# Copy or rename keys, each keeping its value and expiry. KEYS: expiry index, name index, stats,
-# then source and destination value keys in pairs. ARGV: move ("1"/"0"), overwrite ("1"/"0"),
-# max keys, prune batch, then source and destination names in pairs.
-# Returns one code per pair: 1 done, -1 key limit, -4 the source is gone, -5 the destination
-# exists (and overwrite is off).
+# Copy or rename keys, each keeping its value and expiry (an expiry beyond max ttl is cut to it).
+# KEYS: expiry index, name index, stats, then source and destination value keys in pairs.
+# ARGV: move ("1"/"0"), overwrite ("1"/"0"), max keys, prune batch, max value bytes, max ttl ms,
+# then source and destination names in pairs.
+# Returns one code per pair: 1 done, -1 key limit, -2 the value is above the size limit, -4 the
+# source is gone, -5 the destination exists (and overwrite is off).
 COPY_KEYS = _PRELUDE + r"""
 local ix, nm, st = KEYS[1], KEYS[2], KEYS[3]
 local move, overwrite, max_keys = ARGV[1] == '1', ARGV[2] == '1', tonumber(ARGV[3])
+local max_bytes, max_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = now_ms()
 prune(ix, nm, now, tonumber(ARGV[4]))
 local live = live_count(ix, now)
 local out = {}
-for i = 0, (#ARGV - 4) / 2 - 1 do
+for i = 0, (#ARGV - 6) / 2 - 1 do
   local src, dst = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
-  local sname, dname = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
+  local sname, dname = ARGV[7 + 2 * i], ARGV[8 + 2 * i]
   local value = redis.call('GET', src)
   local code
   if not value then
@@ -520,12 +530,16 @@ for i = 0, (#ARGV - 4) / 2 - 1 do
     local dst_exists = redis.call('EXISTS', dst) == 1
     if sname == dname or (dst_exists and not overwrite) then
       code = -5
+    elseif #value > max_bytes then
+      redis.call('HINCRBY', st, 'value_size', 1)
+      code = -2
     elseif not dst_exists and not move and live >= max_keys then
       redis.call('HINCRBY', st, 'key_limit', 1)
       code = -1
     else
       local expiry = tonumber(redis.call('ZSCORE', ix, sname) or 0)
       if expiry <= now then expiry = now + math.max(redis.call('PTTL', src), 1) end
+      expiry = math.min(expiry, now + max_ttl)
       redis.call('SET', dst, value, 'PX', expiry - now)
       redis.call('ZADD', ix, expiry, dname)
       redis.call('ZADD', nm, 0, dname)

@@ -48,6 +48,7 @@ NATURAL_SORT_MAX = 10_000
 _DIGITS = re.compile(r"(\d+)")
 _REFUSAL_CODES = {
     -1: Refusal.KEY_LIMIT,
+    -2: Refusal.TOO_LARGE,
     VERSION_CHANGED: Refusal.CHANGED,
     VERSION_GONE: Refusal.GONE,
     -5: Refusal.EXISTS,
@@ -571,10 +572,11 @@ class BrandCache:
             return WriteResult(Refusal.TOO_LARGE)
         outcome = SCRIPTS.run(
             "RESTORE", self.client, [self.keys.value(key), *self.keys.index_keys],
-            [key, text, int(expires_at_ms), expect_version or "", self.limits.max_keys, PRUNE_BATCH],
+            [key, text, int(expires_at_ms), expect_version or "", self.limits.max_keys, PRUNE_BATCH,
+             self.limits.max_ttl * 1000],
         )
-        if outcome == 1:
-            return WriteResult(expires_at_ms=int(expires_at_ms), value_json=text)
+        if isinstance(outcome, list):
+            return WriteResult(expires_at_ms=int(outcome[1]), value_json=text)
         return WriteResult(self._refusal(outcome))
 
     # -- reading names and values without writing anything (dry runs, natural sort)
@@ -605,20 +607,16 @@ class BrandCache:
             infos.extend(_key_infos(flat))
         return infos
 
-    def _existing(self, names: list[str]) -> set[str]:
-        existing: set[str] = set()
+    def _per_name(self, command: str, names: list[str]) -> dict[str, int]:
+        """``command`` (EXISTS, STRLEN) for each name's value key, pipelined; reads only."""
+        answers: dict[str, int] = {}
         for i in range(0, len(names), 1000):
             chunk = names[i:i + 1000]
             pipe = self.client.pipeline(transaction=False)
             for name in chunk:
-                pipe.exists(self.keys.value(name))
-            existing.update(name for name, found in zip(chunk, pipe.execute(), strict=True) if found)
-        return existing
-
-    @raises_unavailable
-    def count_prefix_readonly(self, prefix: str) -> int:
-        """``count_prefix`` without pruning the indexes: what a dry run may call."""
-        return len(self._live_names(prefix))
+                pipe.execute_command(command, self.keys.value(name))
+            answers.update(zip(chunk, (int(n) for n in pipe.execute()), strict=True))
+        return answers
 
     @raises_unavailable
     def list_keys_natural(self, *, prefix: str = "", offset: int = 0, limit: int = 50) -> tuple[KeyPage, int]:
@@ -723,7 +721,8 @@ class BrandCache:
                     "BIN_RESTORE", self.client,
                     [self.keys.expiry_index, self.keys.name_index, self.keys.stats, bin_key,
                      *(self.keys.value(n) for n in chunk)],
-                    [self.limits.max_keys, PRUNE_BATCH, *chunk],
+                    [self.limits.max_keys, PRUNE_BATCH, self.limits.max_value_bytes,
+                     self.limits.max_ttl * 1000, *chunk],
                 )
                 for name, code in zip(chunk, codes, strict=True):
                     if code == 0:
@@ -795,13 +794,19 @@ class BrandCache:
                 refuse(name, Refusal.INVALID_NAME)
 
         if dry_run:
-            existing = self._existing([new for _, new in pairs])
+            # The same checks as COPY_KEYS, in the same order, from reads only.
+            existing = {name for name, found in self._per_name("EXISTS", [new for _, new in pairs]).items()
+                        if found}
+            sizes = self._per_name("STRLEN", [name for name, _ in pairs])
             free = max(self.limits.max_keys - self.live_count(), 0)  # LIVE_COUNT only reads
             changed = 0
             sample = []
             for name, new in pairs:
                 if name == new or (new in existing and not overwrite):
                     refuse(name, Refusal.EXISTS)
+                    continue
+                if sizes[name] > self.limits.max_value_bytes:
+                    refuse(name, Refusal.TOO_LARGE)
                     continue
                 if new not in existing and not move:
                     if free <= 0:
@@ -819,7 +824,8 @@ class BrandCache:
         for i in range(0, len(pairs), BULK_BATCH):
             chunk = pairs[i:i + BULK_BATCH]
             keys = [self.keys.expiry_index, self.keys.name_index, self.keys.stats]
-            args: list = ["1" if move else "0", "1" if overwrite else "0", self.limits.max_keys, PRUNE_BATCH]
+            args: list = ["1" if move else "0", "1" if overwrite else "0", self.limits.max_keys, PRUNE_BATCH,
+                          self.limits.max_value_bytes, self.limits.max_ttl * 1000]
             for name, new in chunk:
                 keys += [self.keys.value(name), self.keys.value(new)]
                 args += [name, new]

@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from brands.access import BrandAccess, brand_view
@@ -177,7 +176,3 @@ def list_after_change(request: HttpRequest, access: BrandAccess, cache: BrandCac
         context["focus_key"] = following[0] if following else (keys[-1] if keys else "")
     return render(request, "brands/keys.html#results-and-tree", context)
 
-
-def keys_url(access: BrandAccess, state: ListState) -> str:
-    query = state.query()
-    return reverse("keys", args=[access.brand.slug]) + (f"?{query}" if query else "")

@@ -432,3 +432,27 @@ def test_every_key_a_dashboard_script_names_carries_the_brand_tag(dash, monkeypa
     for name, keys in seen:
         if name in new_scripts:
             assert keys and all(tag in key for key in keys), (name, keys)
+
+
+def test_limits_lowered_since_still_hold_for_copies_and_restores(brand_factory):
+    brand = brand_factory(max_value_bytes=100)
+    cache = BrandCache.for_brand(brand, raise_unavailable=True)
+    cache.set("a:small", "x", 3000)
+    cache.set("a:big", "y" * 60, 3000)
+    before = cache.key_info("a:big")
+    report = cache.bulk_delete("a:", dry_run=False, keep_seconds=600)
+    cache.set("b:big", "y" * 60, 3000)
+    # Staff lower the value limit and the maximum TTL meanwhile.
+    brand.quota.max_value_bytes, brand.quota.max_ttl, brand.quota.default_ttl = 20, 100, 100
+    brand.quota.save()
+    cache = BrandCache.for_brand(brand, raise_unavailable=True)
+    preview = cache.bulk_copy("b:", "c:", move=False, dry_run=True)
+    assert preview.refused == {Refusal.TOO_LARGE: 1}
+    done = cache.bulk_copy("b:", "c:", move=False, dry_run=False)
+    assert done.refused == preview.refused and not cache.has("c:big")
+    restored = cache.bulk_restore(report.undo_token)
+    assert restored.changed == 1 and restored.refused == {Refusal.TOO_LARGE: 1}
+    assert cache.key_info("a:small").ttl_seconds <= 100  # cut to today's maximum TTL
+    assert cache.restore_key("a:big", before.value_json, before.expires_at_ms).refusal is Refusal.TOO_LARGE
+    again = cache.restore_key("a:x", '"z"', before.expires_at_ms)
+    assert again.ok and cache.key_info("a:x").ttl_seconds <= 100

@@ -57,7 +57,6 @@ def brand_operations(cache: BrandCache) -> dict:
         "delete_versioned": lambda: cache.delete_versioned(
             "shop:imported", version=cache.key_info("shop:imported").version),
         "restore_key": lambda: cache.restore_key("shop:restored", "1", 2**41),
-        "count_prefix_readonly": lambda: cache.count_prefix_readonly("shop:"),
         "list_keys_natural": lambda: cache.list_keys_natural(prefix="shop:"),
         "tree_level": lambda: cache.tree_level("shop:"),
         "bulk_set_ttl": lambda: cache.bulk_set_ttl("shop:many:", 60, dry_run=False),
