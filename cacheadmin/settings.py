@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import dj_database_url
@@ -11,7 +10,9 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from cacheadmin import paths, secret_key
+
+BASE_DIR = paths.BASE_DIR
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -33,15 +34,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
+VAR_DIR = paths.var_dir()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# The environment's key (deployments); else the key generated once into var/ by `make run` or
+# `make serve` (single machine); else, with DEBUG only, a fixed development key.
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip() or secret_key.read(VAR_DIR)
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+        raise secret_key.MissingSecretKey(secret_key.missing_message(VAR_DIR))
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-4f1c9a7e2b"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
@@ -62,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app server itself (hashed names, compressed, cached forever).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -97,6 +102,19 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several web processes and threads share the file. WAL lets readers (every page reads the
+    # session, the user and the brand) run while a writer commits (each console run writes a
+    # ScriptRun and an AuditEntry), and commits without an fsync of the whole journal
+    # (synchronous=NORMAL is safe in WAL mode: a power cut can lose the last commits, never
+    # corrupt the file). IMMEDIATE takes the write lock when a transaction begins, so
+    # concurrent writers wait for each other (up to the timeout, seconds) instead of failing
+    # with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        transaction_mode="IMMEDIATE",
+        timeout=20,
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: an explicit server, or the embedded one (started on first use, shared by every process
@@ -214,12 +232,22 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
-USE_I18N = True
+# English only: without translation machinery every gettext (the truncatechars ellipsis, number
+# formats, form messages) skips a catalog lookup through a context-local; ~2 ms less CPU on a
+# 50-row key browser page (README, "Serving it").
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+# collectstatic (run by `make serve`) writes hashed, gzip-compressed copies and a manifest;
+# WhiteNoise serves them with far-future cache headers. With DEBUG on, files come unhashed from
+# the app's static/ folders and no collectstatic is needed.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # Security: on by default whenever DEBUG is off, each switchable from the environment (for
 # example SECURE_SSL_REDIRECT=0 behind a proxy that already redirects).

@@ -24,3 +24,12 @@ SECURE_HSTS_SECONDS = 0
 
 # Hashing passwords slowly only slows the suite down.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The suite renders pages without running collectstatic: plain static URLs, no manifest.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# ... and WhiteNoise finds files per request instead of scanning STATIC_ROOT at start (which a
+# fresh clone does not have; it would warn in every test process).
+WHITENOISE_AUTOREFRESH = True

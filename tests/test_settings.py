@@ -37,8 +37,9 @@ def test_check_deploy_has_no_errors_with_debug_off():
     assert "ERRORS" not in result.stderr
 
 
-def test_secret_key_required_when_debug_off():
-    env = deployment_env()
+def test_secret_key_required_when_debug_off(tmp_path):
+    # A VAR_DIR without a generated key (make run / make serve create one in var/).
+    env = deployment_env(VAR_DIR=str(tmp_path))
     env.pop("SECRET_KEY", None)
     result = _manage("check", env=env)
     assert result.returncode != 0
