@@ -78,7 +78,7 @@ def _ttl_field(limits: CacheLimits, *, required: bool) -> forms.IntegerField:
 
 
 class KeyValueForm(forms.Form):
-    """A value (JSON text) and a TTL for an existing key."""
+    """A value (JSON text) and a TTL (the new-key form; the edit form below adds its choices)."""
 
     value = forms.CharField(
         label="Value (JSON)",
@@ -114,6 +114,47 @@ class KeyValueForm(forms.Form):
                 params={"size": size, "limit": self.limits.max_value_bytes},
             )
         return value
+
+
+STALE_PAGE = "This page is out of date (it does not say which version of the key you saw): reload it."
+
+
+def _version_field() -> forms.CharField:
+    # The version of the key the page showed (brands.cache.KeyInfo.version): every change made
+    # from the dashboard carries it, and the cache refuses the change if the key moved on.
+    return forms.CharField(widget=forms.HiddenInput, max_length=80,
+                           error_messages={"required": STALE_PAGE})
+
+
+class KeyEditForm(KeyValueForm):
+    """Editing an existing key: keeping its remaining TTL is the default; a new TTL is a choice."""
+
+    KEEP, SET = "keep", "set"
+    ttl_mode = forms.ChoiceField(
+        label="TTL",
+        choices=[(KEEP, "Keep the remaining TTL"), (SET, "Set a new TTL")],
+        initial=KEEP,
+        widget=forms.RadioSelect(attrs={"data-ttl-mode": ""}),
+    )
+    field_order = ["value", "ttl_mode", "ttl", "version"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["ttl"].required = False
+        self.fields["ttl"].label = "New TTL (seconds)"
+        self.fields["version"] = _version_field()
+        self.order_fields(self.field_order)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("ttl_mode") == self.SET and cleaned.get("ttl") is None and "ttl" not in self.errors:
+            self.add_error("ttl", "Enter the new TTL, or keep the remaining one.")
+        return cleaned
+
+    @property
+    def new_ttl(self) -> int | None:
+        """The TTL to set, or None to keep the key's expiry."""
+        return self.cleaned_data["ttl"] if self.cleaned_data.get("ttl_mode") == self.SET else None
 
 
 class KeyCreateForm(KeyValueForm):
@@ -153,6 +194,15 @@ class IncrementForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["ttl"] = _ttl_field(limits, required=False)
         self.fields["ttl"].help_text = "Optional; empty keeps the remaining TTL."
+        self.fields["version"] = _version_field()
+
+
+class VersionForm(forms.Form):
+    """A change that only names the key's version (delete)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["version"] = _version_field()
 
 
 class PrefixForm(forms.Form):
@@ -203,3 +253,73 @@ class ImportForm(forms.Form):
             raise ValidationError("The file is larger than %(limit)s.", code="too_large",
                                   params={"limit": filesizeformat(limit)})
         return upload
+
+
+def _prefix_error(prefix: str) -> ValidationError:
+    return ValidationError(
+        "No key can start with %(prefix)s: %(rule)s.",
+        code="invalid_prefix",
+        params={"prefix": describe(prefix), "rule": KEY_RULE},
+    )
+
+
+class BulkTTLForm(PrefixForm):
+    def __init__(self, *args, limits: CacheLimits, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "ttl_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["ttl"] = _ttl_field(limits, required=True)
+        self.fields["ttl"].label = "New TTL (seconds)"
+
+
+class BulkCopyForm(forms.Form):
+    COPY, RENAME = "copy", "rename"
+    operation = forms.ChoiceField(
+        label="Operation",
+        choices=[(COPY, "Copy (the keys stay where they are)"), (RENAME, "Rename (move the keys)")],
+        initial=COPY,
+        widget=forms.RadioSelect,
+    )
+    prefix = forms.CharField(
+        label="From prefix",
+        strip=False,
+        max_length=KEY_MAX_LENGTH,
+        help_text="Every key starting with this text.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    target = forms.CharField(
+        label="To prefix",
+        required=False,
+        strip=False,
+        max_length=KEY_MAX_LENGTH,
+        help_text="Replaces the old prefix in each name (empty removes it).",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    overwrite = forms.BooleanField(
+        label="Overwrite keys that already exist under the new prefix", required=False,
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "copy_%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_prefix(self) -> str:
+        prefix = self.cleaned_data["prefix"]
+        if not is_valid_key(prefix):
+            raise _prefix_error(prefix)
+        return prefix
+
+    def clean_target(self) -> str:
+        target = self.cleaned_data["target"]
+        if target and not is_valid_key(target):
+            raise _prefix_error(target)
+        return target
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("prefix") is not None and cleaned.get("prefix") == cleaned.get("target"):
+            self.add_error("target", "The new prefix is the same as the old one: nothing would change.")
+        return cleaned
+
+    @property
+    def move(self) -> bool:
+        return self.cleaned_data["operation"] == self.RENAME

@@ -200,6 +200,22 @@ class AuditEntry(models.Model):
     target = models.CharField(max_length=255, blank=True, help_text=_("Key or prefix."))
     outcome = models.CharField(max_length=40, default="ok")
     detail = models.TextField(blank=True)
+    # A change to one key keeps the key as it was before and after (JSON text and expiry in ms
+    # on Redis' clock; None when the key did not exist, or its value was above the brand's value
+    # limit), for the audit log's diff and for "restore" (docs/contract.md#dashboard-use).
+    before_value = models.TextField(null=True, blank=True)
+    before_expires_at = models.BigIntegerField(null=True, blank=True)
+    after_value = models.TextField(null=True, blank=True)
+    after_expires_at = models.BigIntegerField(null=True, blank=True)
+    # A bulk delete keeps what it deleted in Redis until undo_until (brands.cache "bins").
+    undo_token = models.CharField(max_length=32, blank=True)
+    undo_until = models.DateTimeField(null=True, blank=True)
+    # A restore points at the entry it undid.
+    restores = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="restorations"
+    )
+    # A script run: the keys it wrote or deleted, one per line.
+    written_keys = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -224,6 +224,10 @@ CACHEADMIN_QUOTA_DEFAULTS = {
     "max_concurrent_scripts": 1,
 }
 
+# Bulk deletes from the dashboard keep what they deleted (in Redis, under the brand's hash tag,
+# outside its key count and listings) for this long, so that they can be undone.
+BULK_UNDO_SECONDS = env_int("BULK_UNDO_HOURS", 24) * 3600
+
 # Script sandbox: number of long-lived QuickJS worker processes.
 SCRIPT_WORKERS = env_int("SCRIPT_WORKERS", 2)
 # Fair scheduling (docs/contract.md#fair-scheduling). Extra workers kept started and idle, so a

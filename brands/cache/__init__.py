@@ -56,8 +56,19 @@ from brands.cache.script_slots import (
 )
 from brands.cache.scripts import SCRIPT_NAMES, SCRIPTS
 from brands.cache.server import NodeInfo, ServerInfo, cluster_state, human_bytes, server_info
-from brands.cache.service import UNAVAILABLE_WARNING, BrandCache, CacheLimits
-from brands.cache.types import ImportReport, KeyInfo, KeyPage, LiveCounts, NamespaceNode
+from brands.cache.service import NATURAL_SORT_MAX, UNAVAILABLE_WARNING, BrandCache, CacheLimits
+from brands.cache.types import (
+    BulkReport,
+    ImportReport,
+    KeyInfo,
+    KeyPage,
+    LiveCounts,
+    NamespaceNode,
+    Refusal,
+    TreeLevel,
+    WriteResult,
+    key_version,
+)
 from brands.cache.usage import brands_live_counts
 from brands.cache.validation import (
     KEY_MAX_LENGTH,
@@ -85,6 +96,7 @@ __all__ = [
     "LINE_OVERHEAD_BYTES",
     "MAX_JSON_DEPTH",
     "REFUSALS_LISTED",
+    "NATURAL_SORT_MAX",
     "SCRIPTS",
     "SCRIPT_NAMES",
     "UNAVAILABLE_ERRORS",
@@ -92,6 +104,7 @@ __all__ = [
     "BrandCache",
     "BrandKeys",
     "BudgetState",
+    "BulkReport",
     "CacheKeyError",
     "CacheLimits",
     "CacheTTLError",
@@ -106,10 +119,13 @@ __all__ = [
     "NamespaceNode",
     "NodeInfo",
     "NotANumberError",
-    "ScriptStats",
     "NumberOutOfRange",
+    "Refusal",
+    "ScriptStats",
     "ServerInfo",
     "SlotGrant",
+    "TreeLevel",
+    "WriteResult",
     "brands_live_counts",
     "brands_script_stats",
     "check_json_depth",
@@ -121,6 +137,7 @@ __all__ = [
     "glob_escape",
     "human_bytes",
     "is_valid_key",
+    "key_version",
     "monitor_round_trips",
     "max_line_bytes",
     "names_under",

@@ -11,6 +11,12 @@ and a Lua script may touch a value and the brand's indexes together:
     <prefix>:{<id>}:rs        hash: script execution counters by outcome (runs, ok, error, ...)
     <prefix>:{<id>}:rd        list: durations (ms) of the latest script executions, newest first
     <prefix>:{<id>}:rb        string: ms of the time-limit budget used in the current window (PX)
+    <prefix>:{<id>}:bin:<t>   hash: what bulk delete <t> removed, name -> "<expiry ms>|<value>",
+                              kept for the undo window (settings.BULK_UNDO_SECONDS), then expired
+    <prefix>:{<id>}:bins      sorted set: bulk-delete tokens -> end of their window (ms)
+
+The bins are outside both indexes, so kept values never count against the key limit and never
+show up in a listing; they sit in the brand's slot, so restoring one is one atomic script.
 
 The brand id, not the slug, is in the tag: renaming a brand must not orphan its keys. A caller
 never supplies any part of these names except the validated key, so no input can reach another
@@ -55,6 +61,19 @@ class BrandKeys:
     @property
     def index_keys(self) -> list[str]:
         return [self.expiry_index, self.name_index, self.stats]
+
+    # Undo of bulk deletes (docs/contract.md#dashboard-use): derived from the value prefix, so
+    # they carry the same hash tag.
+    @property
+    def _base(self) -> str:
+        return self.value_prefix[: -len("v:")]
+
+    def bin(self, token: str) -> str:
+        return f"{self._base}bin:{token}"
+
+    @property
+    def bin_index(self) -> str:
+        return f"{self._base}bins"
 
     def script_keys(self, key: str | None = None) -> list[str]:
         """KEYS for the Lua scripts: the value key, then the three index keys. Scripts about the

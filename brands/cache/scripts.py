@@ -47,13 +47,55 @@ local function live_count(ix, now)
 end
 """
 
+# ---------------------------------------------------------------------------- versioned writes
+# Dashboard only (docs/contract.md#dashboard-use). Every edit, delete and increment made from the
+# dashboard carries the version of the key the user saw: "<expiry ms>:<SHA-1 of the JSON text>",
+# the expiry being the key's score in the expiry index (Redis' clock; 0 when it has none). The
+# write scripts check it first and refuse, atomically, when the key changed (-3) or is gone,
+# deleted or expired (-4). The six contract operations pass no version and skip the check.
+VERSION_CHANGED, VERSION_GONE = -3, -4
+
+_VERSION_CHECK = r"""
+local function expiry_of(ix, name)
+  return tonumber(redis.call('ZSCORE', ix, name) or 0)
+end
+
+-- false when the key is as the version says, else -3 (changed) or -4 (gone).
+local function version_refused(vkey, ix, name, expected, now)
+  local current = redis.call('GET', vkey)
+  if not current then return -4 end
+  local score = expiry_of(ix, name)
+  if score > 0 and score <= now then return -4 end
+  local expiry, digest = string.match(expected, '^(%d+):(%x+)$')
+  if tonumber(expiry) ~= score or digest ~= redis.sha1hex(current) then return -3 end
+  return false
+end
+
+-- The time a key has left, from its expiry score (or Redis' own TTL when it has no score).
+local function kept_ttl(vkey, ix, name, now)
+  local score = expiry_of(ix, name)
+  if score > now then return score - now end
+  return math.max(redis.call('PTTL', vkey), 1)
+end
+"""
+
 # set / setIfAbsent.
 # ARGV: key name, JSON text, ttl ms, max keys, only-if-absent ("1"/"0"), prune batch
-# Returns 1 written, 0 not written because it exists (setIfAbsent), -1 refused by the key limit.
-SET = _PRELUDE + r"""
+#       [, version (dashboard only, see _VERSION_CHECK); ttl ms may then be "" to keep the expiry]
+# Returns 1 written, 0 not written because it exists (setIfAbsent), -1 refused by the key limit;
+# with a version: {1, new expiry ms} written, -3 changed, -4 gone.
+SET = _PRELUDE + _VERSION_CHECK + r"""
 local vkey, ix, nm, st = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local name, ttl = ARGV[1], tonumber(ARGV[3])
 local now = now_ms()
+-- [versioned write] ----------------------------------------------------------------------------
+local version = ARGV[7]
+if version then
+  local refused = version_refused(vkey, ix, name, version, now)
+  if refused then return refused end
+  if ARGV[3] == '' then ttl = kept_ttl(vkey, ix, name, now) end
+end
+-- ---------------------------------------------------------------------------- [versioned write]
 if redis.call('EXISTS', vkey) == 1 then
   if ARGV[5] == '1' then return 0 end
 else
@@ -66,11 +108,19 @@ else
 end
 redis.call('SET', vkey, ARGV[2], 'PX', ttl)
 redis.call('ZADD', ix, now + ttl, name)
+if version then return {1, now + ttl} end  -- [versioned write]
 return 1
 """
 
-# del. ARGV: key name. Frees the key's slot at once. Returns 1.
-DELETE = r"""
+# del. ARGV: key name [, version (dashboard only)]. Frees the key's slot at once.
+# Returns 1; with a version -3 changed, -4 gone (nothing deleted).
+DELETE = _PRELUDE + _VERSION_CHECK + r"""
+-- [versioned write] ----------------------------------------------------------------------------
+if ARGV[2] then
+  local refused = version_refused(KEYS[1], KEYS[2], ARGV[1], ARGV[2], now_ms())
+  if refused then return refused end
+end
+-- ---------------------------------------------------------------------------- [versioned write]
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
@@ -79,9 +129,10 @@ return 1
 
 # increment.
 # ARGV: key name, amount (decimal text), ttl ms or "", default ttl ms, max keys, max value bytes,
-#       prune batch
+#       prune batch [, version (dashboard only)]
 # Returns {1, stored text} | {-1} key limit | {-2, size} too large; errors NOTNUM / NOTFINITE.
-INCREMENT = _PRELUDE + r"""
+# With a version: {1, stored text, expiry ms} | {-3} changed | {-4} gone.
+INCREMENT = _PRELUDE + _VERSION_CHECK + r"""
 local vkey, ix, nm, st = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local name, ttl_arg = ARGV[1], ARGV[3]
 
@@ -168,6 +219,13 @@ local function format_number(x)
 end
 
 local now = now_ms()
+-- [versioned write] ----------------------------------------------------------------------------
+local version = ARGV[8]
+if version then
+  local refused = version_refused(vkey, ix, name, version, now)
+  if refused then return {refused} end
+end
+-- ---------------------------------------------------------------------------- [versioned write]
 local current = redis.call('GET', vkey)
 local result
 if current then
@@ -204,6 +262,7 @@ else
   redis.call('ZADD', ix, now + ttl, name)
   redis.call('ZADD', nm, 0, name)
 end
+if version then return {1, text, expiry_of(ix, name)} end  -- [versioned write]
 return {1, text}
 """
 
@@ -225,10 +284,10 @@ return prune(KEYS[2], KEYS[3], now_ms(), tonumber(ARGV[1]))
 
 # A page of live keys in name order.
 # ARGV: value prefix, lex start ("[abc" or "(abc"), lex stop ("+" or "(abc\255"), page size.
-# Returns a flat list: name, value, pttl, ... for at most page size + 1 keys (the extra one tells
-# the caller there is a next page). Names whose value has expired are skipped.
+# Returns a flat list: name, value, pttl, expiry score, ... for at most page size + 1 keys (the
+# extra one tells the caller there is a next page). Names whose value has expired are skipped.
 PAGE = r"""
-local nm, base = KEYS[3], ARGV[1]
+local ix, nm, base = KEYS[2], KEYS[3], ARGV[1]
 local start, stop, want = ARGV[2], ARGV[3], tonumber(ARGV[4]) + 1
 local out, found, rounds = {}, 0, 0
 while found < want and rounds < 50 do
@@ -241,6 +300,7 @@ while found < want and rounds < 50 do
       out[#out + 1] = name
       out[#out + 1] = value
       out[#out + 1] = redis.call('PTTL', base .. name)
+      out[#out + 1] = redis.call('ZSCORE', ix, name) or '0'
       found = found + 1
       if found >= want then break end
     end
@@ -311,10 +371,280 @@ return {total, names[#names] or ''}
 """
 
 
+# ================================================================================ safe editing
+# Dashboard-only scripts (issue 13): reading a key with its version, restoring a key as an audit
+# entry saw it, bulk deletes that keep what they removed (undo), bulk TTL, copy and rename. Every
+# key they touch is named in KEYS (values included), all under the brand's hash tag.
+# Refusal codes shared with the service: -1 key limit, -3 changed, -4 gone, -5 exists,
+# -6 expired.
+
+# A key with its version. KEYS: value key, expiry index. ARGV: name.
+# Returns {value, expiry score ("0" without one), pttl} or nil. Reads only.
+READ_KEY = r"""
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+return {value, redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0', redis.call('PTTL', KEYS[1])}
+"""
+
+# Put a key back as an audit entry saw it. KEYS: value key, expiry index, name index, stats.
+# ARGV: name, JSON text, expiry ms (absolute, Redis clock), expected ("" = the key must be absent,
+# else the version it must still have), max keys, prune batch, max ttl ms (a later expiry is cut
+# to it: the brand's limits now win over the old expiry).
+# Returns {1, expiry} restored | -1 key limit | -3 changed | -4 gone | -5 exists | -6 expired.
+RESTORE = _PRELUDE + _VERSION_CHECK + r"""
+local vkey, ix, nm, st = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local name, expected, expiry = ARGV[1], ARGV[4], tonumber(ARGV[3])
+local now = now_ms()
+local exists = redis.call('EXISTS', vkey) == 1
+if expected == '' then
+  if exists then return -5 end
+else
+  local refused = version_refused(vkey, ix, name, expected, now)
+  if refused then return refused end
+end
+if expiry <= now then return -6 end
+expiry = math.min(expiry, now + tonumber(ARGV[7]))
+if not exists then
+  prune(ix, nm, now, tonumber(ARGV[6]))
+  if live_count(ix, now) >= tonumber(ARGV[5]) then
+    redis.call('HINCRBY', st, 'key_limit', 1)
+    return -1
+  end
+  redis.call('ZADD', nm, 0, name)
+end
+redis.call('SET', vkey, ARGV[2], 'PX', expiry - now)
+redis.call('ZADD', ix, expiry, name)
+return {1, expiry}
+"""
+
+# Live names in a name range, for dry runs and bulk operations. Reads only (expired index
+# entries are skipped, not pruned). KEYS: expiry index, name index.
+# ARGV: lex start, lex stop, batch. Returns {last name scanned or "", {live names}}.
+LIVE_NAMES = _PRELUDE + r"""
+local names = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local now = now_ms()
+local out = {}
+for _, name in ipairs(names) do
+  local score = redis.call('ZSCORE', KEYS[1], name)
+  if score and tonumber(score) > now then out[#out + 1] = name end
+end
+return {names[#names] or '', out}
+"""
+
+# Values of named keys. Reads only. KEYS: expiry index, value keys... ARGV: names...
+# Returns a flat list: name, value, pttl, expiry score, ... for the keys that exist.
+READ_MANY = r"""
+local out = {}
+for i = 1, #ARGV do
+  local vkey = KEYS[i + 1]
+  local value = redis.call('GET', vkey)
+  if value then
+    out[#out + 1] = ARGV[i]
+    out[#out + 1] = value
+    out[#out + 1] = redis.call('PTTL', vkey)
+    out[#out + 1] = redis.call('ZSCORE', KEYS[1], ARGV[i]) or '0'
+  end
+end
+return out
+"""
+
+# Bulk delete that keeps what it deletes. KEYS: expiry index, name index, bin, bin index,
+# value keys... ARGV: token, window ms, names... Each live value goes into the bin as
+# "<expiry ms>|<value>"; the bin expires at the end of the window that starts with its first value.
+# Returns the number of live values deleted (and kept).
+BIN_DELETE = _PRELUDE + r"""
+local ix, nm, bin, bins = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now = now_ms()
+local names, kept = {}, 0
+for i = 3, #ARGV do
+  local name, vkey = ARGV[i], KEYS[i + 2]
+  names[#names + 1] = name
+  local value = redis.call('GET', vkey)
+  if value then
+    local expiry = redis.call('ZSCORE', ix, name)
+    if not expiry or tonumber(expiry) <= now then
+      expiry = tostring(now + math.max(redis.call('PTTL', vkey), 1))
+    end
+    redis.call('HSET', bin, name, expiry .. '|' .. value)
+    redis.call('DEL', vkey)
+    kept = kept + 1
+  end
+end
+if #names > 0 then
+  redis.call('ZREM', ix, unpack(names))
+  redis.call('ZREM', nm, unpack(names))
+end
+if kept > 0 and redis.call('PTTL', bin) == -1 then
+  local window = tonumber(ARGV[2])
+  redis.call('PEXPIRE', bin, window)
+  redis.call('ZREMRANGEBYSCORE', bins, '-inf', now)
+  redis.call('ZADD', bins, now + window, ARGV[1])
+end
+return kept
+"""
+
+# Put back what a bulk delete kept. KEYS: expiry index, name index, stats, bin, value keys...
+# ARGV: max keys, prune batch, max value bytes, max ttl ms, names... Returns one code per name:
+# 1 restored, 0 not in the bin (restored already), -1 key limit, -2 the value is above the size
+# limit now, -5 the key exists again, -6 it would have expired by now. Restored, expired and
+# too large names leave the bin; the others stay until the window ends.
+BIN_RESTORE = _PRELUDE + r"""
+local ix, nm, st, bin = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now = now_ms()
+local max_keys, max_bytes, max_ttl = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])
+prune(ix, nm, now, tonumber(ARGV[2]))
+local live = live_count(ix, now)
+local out = {}
+for i = 5, #ARGV do
+  local name, vkey = ARGV[i], KEYS[i]
+  local entry = redis.call('HGET', bin, name)
+  local code = 0
+  if entry then
+    local bar = string.find(entry, '|', 1, true)
+    local expiry = tonumber(string.sub(entry, 1, bar - 1))
+    if redis.call('EXISTS', vkey) == 1 then
+      code = -5
+    elseif expiry <= now then
+      redis.call('HDEL', bin, name)
+      code = -6
+    elseif #entry - bar > max_bytes then
+      redis.call('HDEL', bin, name)
+      redis.call('HINCRBY', st, 'value_size', 1)
+      code = -2
+    elseif live >= max_keys then
+      redis.call('HINCRBY', st, 'key_limit', 1)
+      code = -1
+    else
+      expiry = math.min(expiry, now + max_ttl)
+      redis.call('SET', vkey, string.sub(entry, bar + 1), 'PX', expiry - now)
+      redis.call('ZADD', ix, expiry, name)
+      redis.call('ZADD', nm, 0, name)
+      redis.call('HDEL', bin, name)
+      live = live + 1
+      code = 1
+    end
+  end
+  out[#out + 1] = code
+end
+return out
+"""
+
+# Set the TTL of named keys. KEYS: expiry index, value keys... ARGV: ttl ms, names...
+# Returns how many existed (and got the TTL).
+BULK_TTL = _PRELUDE + r"""
+local now = now_ms()
+local ttl = tonumber(ARGV[1])
+local changed = 0
+for i = 2, #ARGV do
+  if redis.call('PEXPIRE', KEYS[i], ttl) == 1 then
+    redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
+    changed = changed + 1
+  end
+end
+return changed
+"""
+
+# Copy or rename keys, each keeping its value and expiry (an expiry beyond max ttl is cut to it).
+# KEYS: expiry index, name index, stats, then source and destination value keys in pairs.
+# ARGV: move ("1"/"0"), overwrite ("1"/"0"), max keys, prune batch, max value bytes, max ttl ms,
+# then source and destination names in pairs.
+# Returns one code per pair: 1 done, -1 key limit, -2 the value is above the size limit, -4 the
+# source is gone, -5 the destination exists (and overwrite is off).
+COPY_KEYS = _PRELUDE + r"""
+local ix, nm, st = KEYS[1], KEYS[2], KEYS[3]
+local move, overwrite, max_keys = ARGV[1] == '1', ARGV[2] == '1', tonumber(ARGV[3])
+local max_bytes, max_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local now = now_ms()
+prune(ix, nm, now, tonumber(ARGV[4]))
+local live = live_count(ix, now)
+local out = {}
+for i = 0, (#ARGV - 6) / 2 - 1 do
+  local src, dst = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
+  local sname, dname = ARGV[7 + 2 * i], ARGV[8 + 2 * i]
+  local value = redis.call('GET', src)
+  local code
+  if not value then
+    code = -4
+  else
+    local dst_exists = redis.call('EXISTS', dst) == 1
+    if sname == dname or (dst_exists and not overwrite) then
+      code = -5
+    elseif #value > max_bytes then
+      redis.call('HINCRBY', st, 'value_size', 1)
+      code = -2
+    elseif not dst_exists and not move and live >= max_keys then
+      redis.call('HINCRBY', st, 'key_limit', 1)
+      code = -1
+    else
+      local expiry = tonumber(redis.call('ZSCORE', ix, sname) or 0)
+      if expiry <= now then expiry = now + math.max(redis.call('PTTL', src), 1) end
+      expiry = math.min(expiry, now + max_ttl)
+      redis.call('SET', dst, value, 'PX', expiry - now)
+      redis.call('ZADD', ix, expiry, dname)
+      redis.call('ZADD', nm, 0, dname)
+      if move then
+        redis.call('DEL', src)
+        redis.call('ZREM', ix, sname)
+        redis.call('ZREM', nm, sname)
+        if dst_exists then live = live - 1 end
+      elseif not dst_exists then
+        live = live + 1
+      end
+      code = 1
+    end
+  end
+  out[#out + 1] = code
+end
+return out
+"""
+
+# Direct children of a namespace for the key browser's tree, with a fan-out of plain keys
+# counted rather than listed. KEYS: name index. ARGV: prefix ("" or ending with ":"), max
+# namespaces, leaves listed at most, max steps (each step reads up to 100 names, or jumps over
+# one namespace). Returns {truncated (1/0), leaf count, {namespace, count, ...}, {leaf names}}; the
+# leaf names are left out when there are more than the listing bound. Reads only.
+TREE_GROUPED = r"""
+local nm, prefix = KEYS[1], ARGV[1]
+local max_ns, max_leaves, max_steps = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local plen = #prefix
+local start = '[' .. prefix
+local stop = (prefix == '') and '+' or ('(' .. prefix .. '\255')
+local namespaces, leaves, leaf_count, steps, truncated = {}, {}, 0, 0, 0
+while true do
+  if steps >= max_steps or #namespaces / 2 >= max_ns then
+    if redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, 1)[1] then truncated = 1 end
+    break
+  end
+  steps = steps + 1
+  local batch = redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, 100)
+  if #batch == 0 then break end
+  for _, name in ipairs(batch) do
+    local rest = name:sub(plen + 1)
+    local colon = rest:find(':', 1, true)
+    if colon then
+      local child = prefix .. rest:sub(1, colon)                  -- ends with ':'
+      local after = prefix .. rest:sub(1, colon - 1) .. ';'       -- ';' sorts right after ':'
+      namespaces[#namespaces + 1] = child
+      namespaces[#namespaces + 1] = redis.call('ZLEXCOUNT', nm, '[' .. child, '(' .. after)
+      start = '[' .. after
+      break
+    end
+    leaf_count = leaf_count + 1
+    if #leaves <= max_leaves then leaves[#leaves + 1] = name end
+    start = '(' .. name
+  end
+end
+if leaf_count > max_leaves then leaves = {} end
+return {truncated, leaf_count, namespaces, leaves}
+"""
+
 # Every script above, by the name the service runs it under (tests check each one's keys).
 SCRIPT_NAMES = (
     "SET", "DELETE", "INCREMENT", "COUNT_REFUSAL", "LIVE_COUNT", "PRUNE", "PAGE", "TREE",
     "DELETE_PREFIX", "STORED_BYTES",
+    # safe editing
+    "READ_KEY", "RESTORE", "LIVE_NAMES", "READ_MANY", "BIN_DELETE", "BIN_RESTORE", "BULK_TTL",
+    "COPY_KEYS", "TREE_GROUPED",
 )
 
 # A script that is still unknown after this many loads is an error, not a cache miss.

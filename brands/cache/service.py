@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import wraps
@@ -22,11 +24,36 @@ from brands.cache import bulk, validation
 from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
 from brands.cache.errors import CacheUnavailable, NotANumberError
 from brands.cache.layout import BrandKeys
-from brands.cache.scripts import PRUNE_BATCH, SCRIPTS
-from brands.cache.types import ImportReport, KeyInfo, KeyPage, NamespaceNode
+from brands.cache.scripts import PRUNE_BATCH, SCRIPTS, VERSION_CHANGED, VERSION_GONE
+from brands.cache.types import (
+    BulkReport,
+    ImportReport,
+    KeyInfo,
+    KeyPage,
+    NamespaceNode,
+    Refusal,
+    TreeLevel,
+    WriteResult,
+)
 
 UNAVAILABLE_WARNING = "cache unavailable"
 _LEX_TOP = b"\xff"  # sorts after every valid key character
+
+# Bulk operations work through the names in batches; each batch is one script, each key in it
+# atomic. A batch names its keys in KEYS (values included), so they stay in the brand's slot.
+BULK_BATCH = 250
+SAMPLE_SIZE = 10
+# Natural sort reads every live name under the prefix, so it is offered up to this many keys.
+NATURAL_SORT_MAX = 10_000
+_DIGITS = re.compile(r"(\d+)")
+_REFUSAL_CODES = {
+    -1: Refusal.KEY_LIMIT,
+    -2: Refusal.TOO_LARGE,
+    VERSION_CHANGED: Refusal.CHANGED,
+    VERSION_GONE: Refusal.GONE,
+    -5: Refusal.EXISTS,
+    -6: Refusal.EXPIRED,
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +71,23 @@ class CacheLimits:
             default_ttl=quota.default_ttl,
             max_ttl=quota.max_ttl,
         )
+
+
+def _key_infos(flat: list) -> list[KeyInfo]:
+    """KeyInfo rows from a flat script reply: name, value, pttl, expiry score, ..."""
+    return [
+        KeyInfo(key=flat[i].decode(), value_json=flat[i + 1].decode("utf-8"),
+                ttl_seconds=max(int(flat[i + 2]), 0) / 1000, expires_at_ms=int(float(flat[i + 3])))
+        for i in range(0, len(flat), 4)
+    ]
+
+
+def _natural_key(name: str) -> list:
+    """Sort key that orders digit runs by their number: user:2 before user:10."""
+    parts = []
+    for chunk in _DIGITS.split(name):
+        parts.append((0, int(chunk), len(chunk)) if chunk.isdigit() else (1, chunk, 0))
+    return parts
 
 
 def _lex_range(prefix: str, after: str | None) -> tuple[bytes, bytes]:
@@ -99,6 +143,9 @@ class BrandCache:
         self.raise_unavailable = raise_unavailable
         self.keys = BrandKeys.for_brand(self.brand_id)
         self.warnings: list[str] = []
+        # Called with a key's name after each contract operation that changed it (set,
+        # setIfAbsent that wrote, increment, del): script runs record the keys they wrote.
+        self.on_write: Callable[[str], None] | None = None
         self._client = None
 
     @classmethod
@@ -176,6 +223,8 @@ class BrandCache:
     @soft_failure(False)
     def _delete(self, key: str) -> bool:
         self._run("DELETE", key, [key])
+        if self.on_write is not None:
+            self.on_write(key)
         return True
 
     def _write(self, key: str, text: str, ttl: Any, *, only_if_absent: bool) -> bool:
@@ -194,6 +243,8 @@ class BrandCache:
         )
         if outcome == -1:
             self._refuse_limit(key)
+        if outcome == 1 and self.on_write is not None:
+            self.on_write(key)
         return outcome == 1
 
     def _write_json(self, key: str, text: str, ttl: Any, *, only_if_absent: bool) -> bool:
@@ -256,6 +307,8 @@ class BrandCache:
                 f"{self.limits.max_value_bytes} bytes; not written"
             )
             return None
+        if self.on_write is not None:
+            self.on_write(key)
         return outcome[1].decode("ascii")
 
     def increment(self, key: str, amount: Any = 1, ttl: Any = None) -> int | float | None:
@@ -289,6 +342,8 @@ class BrandCache:
             if outcome == -1:
                 self._refuse_limit(writes[index][0])
             results[index] = outcome == 1
+            if outcome == 1 and self.on_write is not None:
+                self.on_write(writes[index][0])
         return results
 
     # ------------------------------------------------------------------ admin operations
@@ -335,24 +390,20 @@ class BrandCache:
         limit = max(1, min(int(limit), 1000))
         start, stop = _lex_range(prefix, after)
         flat = self._run_admin("PAGE", [self.keys.value_prefix, start, stop, limit])
-        items = [
-            KeyInfo(key=flat[i].decode(), value_json=flat[i + 1].decode("utf-8"),
-                    ttl_seconds=max(int(flat[i + 2]), 0) / 1000)
-            for i in range(0, len(flat), 3)
-        ]
+        items = _key_infos(flat)
         next_cursor = items[limit - 1].key if len(items) > limit else None
         return KeyPage(items=items[:limit], next_cursor=next_cursor)
 
     @raises_unavailable
     def key_info(self, key: str) -> KeyInfo | None:
+        """The key with its version (value, TTL and expiry read in one atomic script)."""
         key = validation.validate_key(key)
-        pipe = self.client.pipeline(transaction=False)  # connects on a cluster: inside the decorator
-        pipe.get(self.keys.value(key))
-        pipe.pttl(self.keys.value(key))
-        value, pttl = pipe.execute()
-        if value is None:
+        reply = SCRIPTS.run("READ_KEY", self.client, [self.keys.value(key), self.keys.expiry_index], [key])
+        if reply is None:
             return None
-        return KeyInfo(key=key, value_json=value.decode("utf-8"), ttl_seconds=max(int(pttl), 0) / 1000)
+        value, expiry, pttl = reply
+        return KeyInfo(key=key, value_json=value.decode("utf-8"), ttl_seconds=max(int(pttl), 0) / 1000,
+                       expires_at_ms=int(float(expiry)))
 
     @raises_unavailable
     def namespace_tree(self, prefix: str = "", *, limit: int = 200) -> list[NamespaceNode]:
@@ -394,7 +445,9 @@ class BrandCache:
     @raises_unavailable
     def delete_all(self) -> int:
         deleted = self.delete_prefix("")
-        self.client.delete(*self.keys.index_keys, *self.keys.run_keys)
+        # What bulk deletes kept for their undo window goes too.
+        bins = [self.keys.bin(token.decode()) for token in self.client.zrange(self.keys.bin_index, 0, -1)]
+        self.client.delete(*self.keys.index_keys, *self.keys.run_keys, self.keys.bin_index, *bins)
         return deleted
 
     def export_lines(self, *, batch: int = 1000) -> Iterator[str]:
@@ -414,3 +467,350 @@ class BrandCache:
         must stay in step with ``_write_checked`` and ``set_many``)."""
         return (self.keys.script_keys(key),
                 [key, text, ttl_ms, self.limits.max_keys, only_if_absent, PRUNE_BATCH])
+
+    # ------------------------------------------------------------------ safe editing (dashboard)
+    # Versioned writes, restores, bulk operations with dry runs (docs/contract.md#dashboard-use).
+    # They always raise CacheUnavailable when Redis is unreachable, like every admin operation.
+
+    def _refusal(self, code: int) -> Refusal:
+        return _REFUSAL_CODES[int(code)]
+
+    @raises_unavailable
+    def set_versioned(self, key: str, value: Any, *, version: str, ttl: Any = None) -> WriteResult:
+        """Overwrite ``key`` only if it still has ``version`` (KeyInfo.version). ``ttl`` None
+        keeps the key's expiry; otherwise it is validated (and clamped) as for ``set``."""
+        key = validation.validate_key(key)
+        text = validation.to_json(value)
+        ttl_ms: int | str = "" if ttl is None else self._ttl_ms(key, ttl)
+        size = validation.utf8_size(text)
+        if size > self.limits.max_value_bytes:
+            self._refuse_size(key, size)
+            return WriteResult(Refusal.TOO_LARGE)
+        outcome = self._run("SET", key, [key, text, ttl_ms, self.limits.max_keys, "0", PRUNE_BATCH,
+                                         str(version)])
+        if isinstance(outcome, list):
+            return WriteResult(expires_at_ms=int(outcome[1]), value_json=text)
+        return WriteResult(self._refusal(outcome))
+
+    @raises_unavailable
+    def delete_versioned(self, key: str, *, version: str) -> WriteResult:
+        key = validation.validate_key(key)
+        outcome = self._run("DELETE", key, [key, str(version)])
+        return WriteResult() if outcome == 1 else WriteResult(self._refusal(outcome))
+
+    @raises_unavailable
+    def increment_versioned(self, key: str, amount: Any = 1, *, version: str, ttl: Any = None) -> WriteResult:
+        """``increment`` that only happens if the key still has ``version``. Raises
+        NotANumberError / CacheValueError as ``increment`` does."""
+        key = validation.validate_key(key)
+        delta = validation.increment_amount(amount)
+        ttl_ms = "" if ttl is None else self._ttl_ms(key, ttl)
+        try:
+            outcome = self._run(
+                "INCREMENT", key,
+                [key, repr(delta), ttl_ms, self.limits.default_ttl * 1000, self.limits.max_keys,
+                 self.limits.max_value_bytes, PRUNE_BATCH, str(version)],
+            )
+        except UNAVAILABLE_ERRORS:
+            raise  # before ResponseError: CLUSTERDOWN and TRYAGAIN are both
+        except ResponseError as exc:
+            if "NOTNUM" in str(exc):
+                raise NotANumberError(
+                    f"Cannot increment key {validation.describe(key)}: its value is not a number"
+                ) from None
+            if "NOTFINITE" in str(exc):
+                raise validation.CacheValueError(
+                    f"Cannot increment key {validation.describe(key)}: the result is not a finite number"
+                ) from None
+            raise
+        if outcome[0] == 1:
+            return WriteResult(expires_at_ms=int(float(outcome[2])), value_json=outcome[1].decode("ascii"))
+        if outcome[0] == -2:
+            self.warnings.append(
+                f"value for key {validation.describe(key)} is {outcome[1]} bytes, above the limit of "
+                f"{self.limits.max_value_bytes} bytes; not written"
+            )
+            return WriteResult(Refusal.TOO_LARGE)
+        return WriteResult(self._refusal(outcome[0]))
+
+    @raises_unavailable
+    def restore_key(self, key: str, value_json: str, expires_at_ms: int, *,
+                    expect_version: str | None = None) -> WriteResult:
+        """Put ``key`` back with ``value_json`` and its old expiry (absolute, Redis clock).
+        ``expect_version`` None: only if the key is absent now; else only if it still has that
+        version. Refused past the expiry, or when a new key would break the key limit."""
+        key = validation.validate_key(key)
+        text = validation.check_json_text(value_json)
+        size = validation.utf8_size(text)
+        if size > self.limits.max_value_bytes:
+            self._refuse_size(key, size)
+            return WriteResult(Refusal.TOO_LARGE)
+        outcome = SCRIPTS.run(
+            "RESTORE", self.client, [self.keys.value(key), *self.keys.index_keys],
+            [key, text, int(expires_at_ms), expect_version or "", self.limits.max_keys, PRUNE_BATCH,
+             self.limits.max_ttl * 1000],
+        )
+        if isinstance(outcome, list):
+            return WriteResult(expires_at_ms=int(outcome[1]), value_json=text)
+        return WriteResult(self._refusal(outcome))
+
+    # -- reading names and values without writing anything (dry runs, natural sort)
+
+    def _live_names(self, prefix: str, *, limit: int | None = None) -> list[str]:
+        """Live names starting with ``prefix``, in name order. Reads only: expired index
+        entries are skipped, not pruned, so a dry run leaves Redis exactly as it was."""
+        if prefix and not validation.is_valid_key(prefix):
+            return []
+        start, stop = _lex_range(prefix, None)
+        names: list[str] = []
+        batch = 2000
+        while limit is None or len(names) < limit:
+            last, live = SCRIPTS.run("LIVE_NAMES", self.client,
+                                     [self.keys.expiry_index, self.keys.name_index], [start, stop, batch])
+            names.extend(name.decode() for name in live)
+            if not last:
+                break
+            start = b"(" + last
+        return names if limit is None else names[:limit]
+
+    def _read_many(self, names: list[str]) -> list[KeyInfo]:
+        infos: list[KeyInfo] = []
+        for i in range(0, len(names), BULK_BATCH):
+            chunk = names[i:i + BULK_BATCH]
+            flat = SCRIPTS.run("READ_MANY", self.client,
+                               [self.keys.expiry_index, *(self.keys.value(n) for n in chunk)], chunk)
+            infos.extend(_key_infos(flat))
+        return infos
+
+    def _per_name(self, command: str, names: list[str]) -> dict[str, int]:
+        """``command`` (EXISTS, STRLEN) for each name's value key, pipelined; reads only."""
+        answers: dict[str, int] = {}
+        for i in range(0, len(names), 1000):
+            chunk = names[i:i + 1000]
+            pipe = self.client.pipeline(transaction=False)
+            for name in chunk:
+                pipe.execute_command(command, self.keys.value(name))
+            answers.update(zip(chunk, (int(n) for n in pipe.execute()), strict=True))
+        return answers
+
+    @raises_unavailable
+    def list_keys_natural(self, *, prefix: str = "", offset: int = 0, limit: int = 50) -> tuple[KeyPage, int]:
+        """A page of keys in natural order (digit runs by number), and how many match. Reads
+        every live name under the prefix: callers offer it up to NATURAL_SORT_MAX keys."""
+        names = sorted(self._live_names(prefix, limit=NATURAL_SORT_MAX + 1), key=_natural_key)
+        offset = max(0, int(offset))
+        limit = max(1, min(int(limit), 1000))
+        window = names[offset:offset + limit]
+        by_name = {info.key: info for info in self._read_many(window)}
+        items = [by_name[name] for name in window if name in by_name]
+        more = offset + limit < len(names)
+        return KeyPage(items=items, next_cursor=str(offset + limit) if more else None), len(names)
+
+    @raises_unavailable
+    def tree_level(self, prefix: str = "", *, max_namespaces: int = 200, max_leaves: int = 25,
+                   max_steps: int = 2000) -> TreeLevel:
+        """One level of the key browser's tree. A fan-out of more than ``max_leaves`` plain keys
+        is only counted ("200 keys"), not listed. A key named exactly like the namespace
+        (``customer:`` inside ``customer:``) is a leaf labelled with its whole name."""
+        if prefix and not (prefix.endswith(":") and validation.is_valid_key(prefix)):
+            raise validation.CacheKeyError(
+                f"Invalid namespace {validation.describe(prefix)}: "
+                "it must be a valid key prefix ending with ':'"
+            )
+        self.prune_expired()
+        truncated, leaf_count, flat, leaf_names = SCRIPTS.run(
+            "TREE_GROUPED", self.client, [self.keys.name_index],
+            [prefix, max_namespaces, max_leaves, max_steps],
+        )
+        namespaces = []
+        for i in range(0, len(flat), 2):
+            full = flat[i].decode()
+            namespaces.append(NamespaceNode(prefix=full, label=full[len(prefix):],
+                                            key_count=int(flat[i + 1]), is_leaf=False))
+        leaves = []
+        for raw in leaf_names:
+            name = raw.decode()
+            leaves.append(NamespaceNode(prefix=name, label=name[len(prefix):] or name, key_count=1,
+                                        is_leaf=True))
+        return TreeLevel(prefix=prefix, namespaces=namespaces, leaves=leaves, leaf_count=int(leaf_count),
+                         truncated=bool(truncated))
+
+    # -- bulk operations: each has a dry run that only reads
+
+    def _report(self, operation: str, prefix: str, dry_run: bool, matched: int, **fields) -> BulkReport:
+        return BulkReport(operation=operation, prefix=prefix, dry_run=dry_run, matched=matched, **fields)
+
+    @raises_unavailable
+    def bulk_delete(self, prefix: str, *, dry_run: bool, keep_seconds: int = 0) -> BulkReport:
+        """Delete every live key under ``prefix``. With ``keep_seconds`` the deleted keys are
+        kept (outside the indexes) for that long, so ``bulk_restore`` can put them back."""
+        names = self._live_names(prefix)
+        sample = [(name, "deleted") for name in names[:SAMPLE_SIZE]]
+        if dry_run:
+            return self._report("delete", prefix, True, len(names), changed=len(names), sample=sample)
+        if keep_seconds <= 0:
+            deleted = self.delete_prefix(prefix)
+            return self._report("delete", prefix, False, len(names), changed=deleted, sample=sample)
+        token = secrets.token_hex(8)
+        deleted = 0
+        for i in range(0, len(names), BULK_BATCH):
+            chunk = names[i:i + BULK_BATCH]
+            deleted += int(SCRIPTS.run(
+                "BIN_DELETE", self.client,
+                [self.keys.expiry_index, self.keys.name_index, self.keys.bin(token), self.keys.bin_index,
+                 *(self.keys.value(n) for n in chunk)],
+                [token, int(keep_seconds) * 1000, *chunk],
+            ))
+        if not deleted:
+            return self._report("delete", prefix, False, len(names), changed=0, sample=sample)
+        until = self.client.zscore(self.keys.bin_index, token)
+        return self._report("delete", prefix, False, len(names), changed=deleted, sample=sample,
+                            undo_token=token, undo_until_ms=int(until) if until else None)
+
+    @raises_unavailable
+    def kept_count(self, token: str) -> int:
+        """How many keys a bulk delete still keeps for its undo (0 once the window is over)."""
+        if not token or not token.isalnum():
+            return 0
+        return int(self.client.hlen(self.keys.bin(token)))
+
+    @raises_unavailable
+    def bulk_restore(self, token: str) -> BulkReport:
+        """Put back what bulk delete ``token`` kept: each key only if it is absent, would not have
+        expired by now, and fits the key limit. Restored keys leave the bin; refused ones stay
+        until the window ends (free some room and try again)."""
+        restored, matched = 0, 0
+        refused: dict[Refusal, int] = {}
+        refused_sample: list[tuple[str, str]] = []
+        sample: list[tuple[str, str]] = []
+        if not token or not token.isalnum():
+            return self._report("restore", "", False, 0)
+        bin_key = self.keys.bin(token)
+        cursor = 0
+        while True:
+            cursor, fields = self.client.hscan(bin_key, cursor, count=BULK_BATCH)
+            names = sorted(name.decode() for name in fields)
+            for i in range(0, len(names), BULK_BATCH):
+                chunk = names[i:i + BULK_BATCH]
+                codes = SCRIPTS.run(
+                    "BIN_RESTORE", self.client,
+                    [self.keys.expiry_index, self.keys.name_index, self.keys.stats, bin_key,
+                     *(self.keys.value(n) for n in chunk)],
+                    [self.limits.max_keys, PRUNE_BATCH, self.limits.max_value_bytes,
+                     self.limits.max_ttl * 1000, *chunk],
+                )
+                for name, code in zip(chunk, codes, strict=True):
+                    if code == 0:
+                        continue
+                    matched += 1
+                    if code == 1:
+                        restored += 1
+                        if len(sample) < SAMPLE_SIZE:
+                            sample.append((name, "restored"))
+                    else:
+                        reason = self._refusal(code)
+                        refused[reason] = refused.get(reason, 0) + 1
+                        if len(refused_sample) < SAMPLE_SIZE:
+                            refused_sample.append((name, reason.text))
+            if cursor == 0:
+                break
+        return self._report("restore", "", False, matched, changed=restored, sample=sample,
+                            refused=refused, refused_sample=refused_sample, undo_token=token)
+
+    @raises_unavailable
+    def bulk_set_ttl(self, prefix: str, ttl: Any, *, dry_run: bool) -> BulkReport:
+        """Give every live key under ``prefix`` the TTL ``ttl`` (validated and clamped as for
+        ``set``)."""
+        ttl_ms = self._ttl_ms(prefix or "*", ttl)
+        names = self._live_names(prefix)
+        shown = f"{ttl_ms // 1000} s"
+        sample = [(info.key, f"TTL {int(info.ttl_seconds)} s → {shown}")
+                  for info in self._read_many(names[:SAMPLE_SIZE])]
+        if dry_run:
+            return self._report("set_ttl", prefix, True, len(names), changed=len(names), sample=sample)
+        changed = 0
+        for i in range(0, len(names), BULK_BATCH):
+            chunk = names[i:i + BULK_BATCH]
+            changed += int(SCRIPTS.run("BULK_TTL", self.client,
+                                       [self.keys.expiry_index, *(self.keys.value(n) for n in chunk)],
+                                       [ttl_ms, *chunk]))
+        gone = len(names) - changed
+        return self._report("set_ttl", prefix, False, len(names), changed=changed, sample=sample,
+                            refused={Refusal.GONE: gone} if gone else {})
+
+    @raises_unavailable
+    def bulk_copy(self, prefix: str, target: str, *, move: bool, overwrite: bool = False,
+                  dry_run: bool) -> BulkReport:
+        """Copy (or, with ``move``, rename) every live key under ``prefix`` to the same name under
+        ``target``, keeping values and expiries. Each key is atomic; a key whose new name is not
+        valid, whose destination exists (unless ``overwrite``), or that would break the key
+        limit is refused and reported. The names are read first, so keys created under
+        ``prefix`` by the operation itself are not copied again."""
+        operation = "rename" if move else "copy"
+        if not validation.is_valid_key(prefix) or (target and not validation.is_valid_key(target)):
+            raise validation.CacheKeyError("Both prefixes must be valid key text")
+        if prefix == target:
+            raise validation.CacheKeyError("The new prefix is the same as the old one")
+        names = self._live_names(prefix)
+        pairs: list[tuple[str, str]] = []
+        refused: dict[Refusal, int] = {}
+        refused_sample: list[tuple[str, str]] = []
+
+        def refuse(name: str, reason: Refusal) -> None:
+            refused[reason] = refused.get(reason, 0) + 1
+            if len(refused_sample) < SAMPLE_SIZE:
+                refused_sample.append((name, reason.text))
+
+        for name in names:
+            new = target + name[len(prefix):]
+            if validation.is_valid_key(new):
+                pairs.append((name, new))
+            else:
+                refuse(name, Refusal.INVALID_NAME)
+
+        if dry_run:
+            # The same checks as COPY_KEYS, in the same order, from reads only.
+            existing = {name for name, found in self._per_name("EXISTS", [new for _, new in pairs]).items()
+                        if found}
+            sizes = self._per_name("STRLEN", [name for name, _ in pairs])
+            free = max(self.limits.max_keys - self.live_count(), 0)  # LIVE_COUNT only reads
+            changed = 0
+            sample = []
+            for name, new in pairs:
+                if name == new or (new in existing and not overwrite):
+                    refuse(name, Refusal.EXISTS)
+                    continue
+                if sizes[name] > self.limits.max_value_bytes:
+                    refuse(name, Refusal.TOO_LARGE)
+                    continue
+                if new not in existing and not move:
+                    if free <= 0:
+                        refuse(name, Refusal.KEY_LIMIT)
+                        continue
+                    free -= 1
+                changed += 1
+                if len(sample) < SAMPLE_SIZE:
+                    sample.append((name, new))
+            return self._report(operation, prefix, True, len(names), changed=changed, sample=sample,
+                                refused=refused, refused_sample=refused_sample, target=target)
+
+        changed = 0
+        sample = []
+        for i in range(0, len(pairs), BULK_BATCH):
+            chunk = pairs[i:i + BULK_BATCH]
+            keys = [self.keys.expiry_index, self.keys.name_index, self.keys.stats]
+            args: list = ["1" if move else "0", "1" if overwrite else "0", self.limits.max_keys, PRUNE_BATCH,
+                          self.limits.max_value_bytes, self.limits.max_ttl * 1000]
+            for name, new in chunk:
+                keys += [self.keys.value(name), self.keys.value(new)]
+                args += [name, new]
+            codes = SCRIPTS.run("COPY_KEYS", self.client, keys, args)
+            for (name, new), code in zip(chunk, codes, strict=True):
+                if code == 1:
+                    changed += 1
+                    if len(sample) < SAMPLE_SIZE:
+                        sample.append((name, new))
+                else:
+                    refuse(name, self._refusal(code))
+        return self._report(operation, prefix, False, len(names), changed=changed, sample=sample,
+                            refused=refused, refused_sample=refused_sample, target=target)

@@ -45,12 +45,16 @@ def script_run_record(*, brand: Brand, user, code: str, result: dict) -> ScriptR
         error=error_text,
         result=result,
     )
+    written = result.get("written_keys") or []
     detail = f"run #{run.pk}: {result['ops']} cache operation(s), {result['duration_ms']:.1f} ms"
+    if written:
+        detail += f", {len(written)} key(s) written"
     audit_record(
         brand=brand,
         user=user,
         action="script.run",
         outcome="ok" if result["ok"] else "error",
         detail=f"{detail}; {error_text}" if error_text else detail,
+        written_keys=written,
     )
     return run

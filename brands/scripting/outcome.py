@@ -16,7 +16,11 @@ from brands.scripting import limits
 
 RESULT_FIELDS = (
     "ok", "result", "variables", "redirect", "logs", "ops", "ops_limit", "duration_ms", "error", "warnings",
+    "written_keys",
 )
+# The keys a run wrote or deleted (in the order first written), for its history and audit entry;
+# one run may name this many (its operation budget is normally far smaller).
+MAX_WRITTEN_KEYS = 1000
 
 # A timed-out script may have changed a variable millions of times; only this many variable and
 # redirect updates are streamed to the parent (the worker's own final result has them all).
@@ -84,6 +88,7 @@ class Outcome:
         self.warnings: list[str] = []
         self.truncated = False
         self.updates_streamed_fully = True
+        self.written_keys: list[str] = []
 
     def add_warning(self, text: str) -> bool:
         if text in self.warnings:
@@ -107,6 +112,8 @@ class Outcome:
             self.truncated = True
         elif kind == "stream-stopped":
             self.updates_streamed_fully = False
+        elif kind == "wrote":
+            self.written_keys.append(event["key"])
 
     def final_warnings(self) -> list[str]:
         warnings = list(self.warnings)
@@ -141,6 +148,7 @@ class Outcome:
             "duration_ms": round(duration_ms, 3),
             "error": error,
             "warnings": self.final_warnings(),
+            "written_keys": list(self.written_keys),
         }
 
 
@@ -153,10 +161,19 @@ class Capture(Outcome):
         self._output_bytes = 0
         self._variable_sizes: dict[str, int] = {}
         self._updates_streamed = 0
+        self._written: set[str] = set()
 
     def warn(self, text: str) -> None:
         if self.add_warning(text):
             self._emit({"ev": "warning", "text": text})
+
+    def wrote(self, key: str) -> None:
+        """A cache call changed ``key`` (BrandCache.on_write): kept once, streamed so that a
+        stopped script still reports it."""
+        if key not in self._written and len(self.written_keys) < MAX_WRITTEN_KEYS:
+            self._written.add(key)
+            self.written_keys.append(key)
+            self._emit({"ev": "wrote", "key": key})
 
     def take_op(self) -> bool:
         """Count one cache call against the budget; False when the budget is spent."""

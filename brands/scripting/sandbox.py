@@ -418,6 +418,7 @@ def execute(job: dict, emit: Emit) -> dict:
     memory_mb = int(job["memory_mb"])
     capture = Capture(int(job["ops_limit"]), emit)
     cache = BrandCache(int(job["brand_id"]), CacheLimits(**job["limits"]))
+    cache.on_write = capture.wrote  # the run's history records the keys it wrote
     report = _Report()
 
     context = quickjs.Context()

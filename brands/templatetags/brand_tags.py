@@ -3,10 +3,17 @@ what a page shows (the usage bar included) with the page's own data."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 from django import template
-from django.utils.html import format_html
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
+
+from brands.usage.levels import percent_text, percent_used
 
 register = template.Library()
+_BREAK_AFTER = re.compile(r"([:.])")
 
 
 @register.filter
@@ -32,21 +39,6 @@ def startswith(text, prefix) -> bool:
     return str(text).startswith(str(prefix))
 
 
-@register.simple_tag
-def bar_fill(percent) -> str:
-    """The filled part of a ``.bar`` (usage, operations): an SVG rect whose width is an
-    attribute, because the Content-Security-Policy allows no style="" attributes."""
-    try:
-        value = max(0.0, min(100.0, float(percent)))
-    except (TypeError, ValueError):
-        value = 0.0
-    return format_html(
-        '<svg class="bar-fill" viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true" '
-        'focusable="false"><rect width="{}" height="1"></rect></svg>',
-        f"{value:.2f}",
-    )
-
-
 @register.filter
 def duration_words(value) -> str:
     """A timedelta as people say it: "15 minutes", "1 hour 30 minutes", "45 seconds"."""
@@ -61,3 +53,64 @@ def duration_words(value) -> str:
         if amount:
             parts.append(f"{amount} {unit}{'s' if amount != 1 else ''}")
     return " ".join(parts) or "0 seconds"
+
+
+@register.filter(needs_autoescape=True)
+def breakable(text, autoescape=True) -> str:
+    """A key name that may wrap after ':' and '.' (its namespace separators) rather than in the
+    middle of a word: a <wbr> after each. Escaped first; key names hold no markup anyway."""
+    escaped = conditional_escape(text) if autoescape else str(text)
+    return mark_safe(_BREAK_AFTER.sub(r"\1<wbr>", str(escaped)))  # noqa: S308 - escaped above
+
+
+@register.filter
+def ms(seconds) -> int:
+    """Seconds (a float, like KeyInfo.ttl_seconds) as whole milliseconds, for data attributes."""
+    try:
+        return max(int(round(float(seconds) * 1000)), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+@register.filter
+def epoch_ms_iso(ms) -> str:
+    """Milliseconds since the epoch (Redis' clock) as an ISO 8601 UTC time, for <time datetime>."""
+    try:
+        moment = datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
+    return moment.isoformat(timespec="seconds")
+
+
+@register.filter
+def epoch_ms_text(ms) -> str:
+    """The same moment as readable UTC text: the fallback the browser replaces with local time."""
+    try:
+        moment = datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@register.filter
+def utc_text(moment) -> str:
+    """A datetime as "2026-11-29 14:03:11 UTC" (the no-JavaScript text of a <time data-local>)."""
+    if not moment:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@register.filter
+def utc_iso(moment) -> str:
+    if not moment:
+        return ""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+@register.filter
+def share_of(count, total) -> str:
+    """``count`` as a share of ``total``, written like every usage percentage (brands.usage)."""
+    try:
+        return percent_text(percent_used(int(count), int(total)))
+    except (TypeError, ValueError):
+        return ""

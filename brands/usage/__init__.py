@@ -14,11 +14,17 @@ quota editing and metrics. Reads go through the cache service; nothing here talk
 from brands.usage.chart import DEFAULT_PERIOD, MAX_CHART_POINTS, PERIOD_LABELS, UsageChart, usage_chart
 from brands.usage.levels import (
     CRITICAL_PERCENT,
+    LEVEL_MEANINGS,
+    LEVEL_WORDS,
+    OVER_PERCENT,
     WARNING_PERCENT,
     BrandUsage,
     bar_percent,
     brands_usage,
+    level_word,
+    percent_text,
     percent_used,
+    percent_value,
     usage_level,
 )
 from brands.usage.metrics import metrics_text
@@ -30,6 +36,9 @@ from brands.usage.snapshots import SnapshotTotals, usage_snapshots_prune, usage_
 
 __all__ = [
     "CRITICAL_PERCENT",
+    "LEVEL_MEANINGS",
+    "LEVEL_WORDS",
+    "OVER_PERCENT",
     "DEFAULT_PERIOD",
     "MAX_CHART_POINTS",
     "OUTCOME_LABELS",
@@ -45,9 +54,12 @@ __all__ = [
     "UsageChart",
     "UsageSummary",
     "bar_percent",
+    "level_word",
     "brands_usage",
     "metrics_text",
+    "percent_text",
     "percent_used",
+    "percent_value",
     "quota_csv",
     "quota_rows",
     "quota_settings_update",

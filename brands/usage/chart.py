@@ -38,6 +38,7 @@ class ChartPoint:
 class Tick:
     pos: float
     label: str
+    moment: datetime | None = None  # x ticks: the time, which the browser labels in its own zone
 
 
 @dataclass
@@ -161,7 +162,7 @@ def usage_chart(brand: Brand, period: str = DEFAULT_PERIOD, *, now: datetime | N
     ]
     chart.y_ticks = [Tick(pos=y_of(value), label=f"{value:,}") for value in range(0, y_max + 1, step)]
     chart.x_ticks = [
-        Tick(pos=x_of(moment), label=_x_label(moment, period))
+        Tick(pos=x_of(moment), label=_x_label(moment, period), moment=moment)
         for moment in (start + (end - start) * i / 4 for i in range(5))
     ]
     chart.limit_y = y_of(max_keys)

@@ -1,8 +1,9 @@
-"""Usage against the key limit, the same on every page, CSV and metric: the one percentage, the
-thresholds and the level names."""
+"""Usage against the key limit, the same on every page, CSV and metric: the one percentage, its
+rounding, the thresholds and the level names and words. Nothing else decides them."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -10,6 +11,21 @@ from brands.cache import brands_live_counts
 
 WARNING_PERCENT = 80.0
 CRITICAL_PERCENT = 95.0
+OVER_PERCENT = 100.0  # above it (strictly): more live keys than the limit allows
+
+# The words for each level, the same on every page, in the CSV and in /metrics. "ok" has none.
+LEVEL_WORDS = {
+    "ok": "",
+    "warning": "near limit",
+    "critical": "critical",
+    "over": "over limit",
+}
+LEVEL_MEANINGS = {
+    "ok": f"below {WARNING_PERCENT:.0f} % of the key limit",
+    "warning": f"{WARNING_PERCENT:.0f} % of the key limit or more",
+    "critical": f"{CRITICAL_PERCENT:.0f} % of the key limit or more",
+    "over": "more live keys than the key limit (it was lowered below the live count)",
+}
 
 
 def percent_used(live_keys: int, max_keys: int) -> float:
@@ -17,12 +33,34 @@ def percent_used(live_keys: int, max_keys: int) -> float:
 
 
 def usage_level(percent: float) -> str:
-    """"ok", "warning" (>= 80 %) or "critical" (>= 95 %): CSS classes on bars and badges."""
+    """"ok", "warning" (>= 80 %), "critical" (>= 95 %) or "over" (> 100 %): CSS classes on bars
+    and badges; LEVEL_WORDS says them in words."""
+    if percent > OVER_PERCENT:
+        return "over"
     if percent >= CRITICAL_PERCENT:
         return "critical"
     if percent >= WARNING_PERCENT:
         return "warning"
     return "ok"
+
+
+def level_word(level: str) -> str:
+    return LEVEL_WORDS.get(level, "")
+
+
+def percent_value(percent: float) -> float:
+    """The percentage as every page, CSV and metric shows it: one decimal, rounded toward the
+    nearest threshold it has not crossed, so the figure never contradicts the level (9.97 is 9.9,
+    99.96 is 99.9 and not a "full" 100.0, 100.02 is 100.1 and visibly over)."""
+    tenths = percent * 10
+    if percent > OVER_PERCENT:
+        return math.ceil(tenths - 1e-9) / 10
+    return math.floor(tenths + 1e-9) / 10
+
+
+def percent_text(percent: float) -> str:
+    """"9.9 %": the one way a usage percentage is written."""
+    return f"{percent_value(percent):.1f} %"
 
 
 def bar_percent(percent: float) -> float:
@@ -50,6 +88,14 @@ class BrandUsage:
     @property
     def bar_percent(self) -> float:
         return bar_percent(self.percent)
+
+    @property
+    def percent_text(self) -> str:
+        return percent_text(self.percent)
+
+    @property
+    def word(self) -> str:
+        return level_word(self.level)
 
 
 def brands_usage(brands: Iterable) -> dict[int, BrandUsage]:

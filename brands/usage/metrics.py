@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 
 from brands.cache import DURATION_HISTORY, OUTCOMES, CacheUnavailable
 from brands.models import Brand
-from brands.usage.levels import BrandUsage, brands_usage
+from brands.usage.levels import BrandUsage, brands_usage, percent_value
 from brands.usage.scripts import ScriptSummary, script_summaries
 
 
@@ -39,12 +39,27 @@ class BrandCollector(Collector):
                 "Writes refused by the key limit or the value size.",
                 labels=["brand"],
             )
+            # The dashboard's own percentage and level words (brands.usage.levels), so an alert
+            # says what the pages say.
+            percent = GaugeMetricFamily(
+                "cacheadmin_brand_usage_percent",
+                "Live keys as a percentage of the key limit, rounded as the dashboard shows it.",
+                labels=["brand"],
+            )
+            level = GaugeMetricFamily(
+                "cacheadmin_brand_usage_level",
+                "1 for the brand's usage level: ok, near limit (80 %), critical (95 %), "
+                "over limit (above 100 %).",
+                labels=["brand", "level"],
+            )
             for brand in self.brands:
                 usage = self.usage[brand.pk]
                 live.add_metric([brand.slug], usage.live_keys)
                 limit.add_metric([brand.slug], usage.max_keys)
                 refused.add_metric([brand.slug], usage.refused_writes)
-            yield from (live, limit, refused)
+                percent.add_metric([brand.slug], percent_value(usage.percent))
+                level.add_metric([brand.slug, usage.word or "ok"], 1)
+            yield from (live, limit, refused, percent, level)
 
         if self.scripts is not None:
             yield from script_metrics(self.brands, self.scripts)

@@ -15,8 +15,9 @@ from datetime import datetime
 
 from django.db.models import OuterRef, Q, Subquery
 
+from brands.csvsafe import csv_cell as _cell
 from brands.models import Brand, UsageSnapshot
-from brands.usage.levels import WARNING_PERCENT, BrandUsage, brands_usage
+from brands.usage.levels import WARNING_PERCENT, BrandUsage, brands_usage, percent_value
 
 SORT_FIELDS = ("slug", "name", "live_keys", "max_keys", "percent", "refused_writes", "last_snapshot")
 DEFAULT_SORT = "percent"
@@ -119,23 +120,15 @@ def quota_rows(query: MonitorQuery | None = None) -> list[QuotaRow]:
     return _sorted(rows, query.sort, query.direction)
 
 
-def _cell(value: object) -> object:
-    # A spreadsheet runs a cell starting with one of these as a formula; brand names are
-    # free text, so neutralise them (OWASP "CSV injection").
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def quota_csv(rows: Iterable[QuotaRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["slug", "name", "active", "live_keys", "max_keys", "percent", "refused_writes",
+    writer.writerow(["slug", "name", "active", "live_keys", "max_keys", "percent", "level", "refused_writes",
                      "last_snapshot"])
     for row in rows:
         writer.writerow([
             _cell(row.slug), _cell(row.name), "yes" if row.brand.is_active else "no", row.live_keys,
-            row.max_keys, f"{row.percent:.2f}", row.refused_writes,
+            row.max_keys, f"{percent_value(row.percent):.1f}", row.usage.word or "ok", row.refused_writes,
             row.last_snapshot.isoformat() if row.last_snapshot else "",
         ])
     return out.getvalue()

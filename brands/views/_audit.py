@@ -9,10 +9,11 @@ from brands.audit import audit_record
 from brands.models import AuditEntry
 
 
-def audit(request: HttpRequest, action: str, target: str = "", *, detail: str = "") -> AuditEntry:
-    """A change made from the dashboard."""
+def audit(request: HttpRequest, action: str, target: str = "", *, detail: str = "", **states) -> AuditEntry:
+    """A change made from the dashboard. ``states``: ``before`` / ``after`` (the key around the
+    change), ``undo_token`` / ``undo_until`` (a bulk delete's kept keys), ``restores``."""
     return audit_record(brand=request.brand_access.brand, user=request.user, action=action,
-                        target=target, detail=detail)
+                        target=target, detail=detail, **states)
 
 
 def audit_refusal(request: HttpRequest, action: str, target: str, reason: str, *,

@@ -1,16 +1,24 @@
-"""Bulk actions on a brand's keys: delete by prefix (count first, then confirm), export and
-import JSON lines. Every change is audited, refused attempts included."""
+"""Bulk actions on a brand's keys: the page, and export and import of JSON lines (delete, TTL,
+copy and rename by prefix, each with a dry run, are in brands.views.bulk_ops). Every change is
+audited, refused attempts included."""
 
 from __future__ import annotations
 
-from django.contrib import messages
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from brands.access import BrandAccess, brand_view
-from brands.cache import IMPORT_POLICIES, BrandCache, ImportInterrupted, ImportReport, max_line_bytes
-from brands.forms import ImportForm, PrefixForm
+from brands.cache import (
+    IMPORT_POLICIES,
+    BrandCache,
+    CacheLimits,
+    ImportInterrupted,
+    ImportReport,
+    is_valid_key,
+    max_line_bytes,
+)
+from brands.forms import BulkCopyForm, BulkTTLForm, ImportForm, PrefixForm
 from brands.views._audit import audit, audit_refusal, form_errors
 from brands.views._htmx import render_page, toast, wants_fragment
 
@@ -21,44 +29,22 @@ def _cache(access: BrandAccess) -> BrandCache:
     return BrandCache.for_brand(access.brand, raise_unavailable=True)
 
 
-def _context(access: BrandAccess, **extra) -> dict:
-    return {"access": access, "brand": access.brand, "prefix_form": PrefixForm(), "import_form": ImportForm(),
-            "line_limit": max_line_bytes(access.brand.quota.max_value_bytes), **extra}
+def page_context(access: BrandAccess, prefix: str = "") -> dict:
+    """The bulk page's forms, empty (``prefix`` prefills the prefix fields)."""
+    limits = CacheLimits.from_quota(access.brand.quota)
+    initial = {"prefix": prefix} if prefix else None
+    return {"access": access, "brand": access.brand, "prefix_form": PrefixForm(initial=initial),
+            "ttl_form": BulkTTLForm(initial=initial, limits=limits),
+            "copy_form": BulkCopyForm(initial=initial), "import_form": ImportForm(),
+            "undo_hours": settings.BULK_UNDO_SECONDS // 3600,
+            "line_limit": max_line_bytes(access.brand.quota.max_value_bytes)}
 
 
 @brand_view()
 @require_GET
 def keys_bulk(request: HttpRequest, access: BrandAccess) -> HttpResponse:
-    return render_page(request, TEMPLATE, _context(access))
-
-
-@brand_view()
-@require_http_methods(["GET", "POST"])
-def bulk_delete(request: HttpRequest, access: BrandAccess) -> HttpResponse:
-    """GET: how many keys a prefix holds (the confirmation step). POST: delete them."""
-    cache = _cache(access)
-    form = PrefixForm(request.GET if request.method == "GET" else request.POST)
-    context = _context(access, prefix_form=form)
-    if not form.is_valid():
-        if request.method == "POST":
-            audit_refusal(request, "bulk.delete_prefix", request.POST.get("prefix", ""), form_errors(form))
-        return render_page(request, TEMPLATE, context, partial="delete-step")
-
-    prefix = form.cleaned_data["prefix"]
-    if request.method == "GET":
-        context.update(prefix=prefix, count=cache.count_prefix(prefix), confirm=True)
-        return render_page(request, TEMPLATE, context, partial="delete-step")
-
-    deleted = cache.delete_prefix(prefix)
-    audit(request, "bulk.delete_prefix", prefix, detail=f"{deleted} keys deleted")
-    shown = f"under {prefix}" if prefix else "in the brand"
-    message = f"Deleted {deleted} key{'s' if deleted != 1 else ''} {shown}."
-    if wants_fragment(request):
-        context.update(prefix=prefix, deleted=deleted, message=message)
-        response = render_page(request, TEMPLATE, context, partial="delete-step")
-        return toast(response, message, usage_changed=True)
-    messages.success(request, message)
-    return redirect("keys-bulk", access.brand.slug)
+    prefix = request.GET.get("prefix", "").strip()
+    return render_page(request, TEMPLATE, page_context(access, prefix if is_valid_key(prefix) else ""))
 
 
 @brand_view()
@@ -117,7 +103,7 @@ def _audit_import(request: HttpRequest, name: str, report: ImportReport | None, 
 def keys_import(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     cache = _cache(access)
     form = ImportForm(request.POST, request.FILES)
-    context = _context(access, import_form=form)
+    context = {**page_context(access), "import_form": form}
     if not form.is_valid():
         upload = request.FILES.get("file")
         audit_refusal(request, "bulk.import", upload.name if upload else "", form_errors(form))

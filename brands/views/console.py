@@ -106,29 +106,48 @@ def _show(request: HttpRequest, access: BrandAccess) -> HttpResponse:
             raise Http404("No such example")
         code = example.code
     context = _page_context(access, code)
-    if not wants_fragment(request) and shown_run is not None:
+    if shown_run is not None:
+        # A past run is shown with its own result, labelled with its time (never beside the
+        # result of another run).
         context.update(_result_context(shown_run.result or {}, code) if shown_run.result else {})
-        context["shown_run"] = shown_run
+        context.update(shown_run=shown_run, loaded=True)
+    elif "example" in request.GET:
+        context["example_loaded"] = True
+    if wants_fragment(request) and ("run" in request.GET or "example" in request.GET):
+        # The editor, and the result panel out of band: the loaded run's result, or nothing.
+        return render(request, "brands/console.html#editor-and-result", context)
     return render_page(request, "brands/console.html", context, partial="editor")
+
+
+EMPTY_SCRIPT = "Nothing to run: the script is empty."
 
 
 def _run(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     code = _code_from_request(request)
+    if not code.strip():
+        # Refused before it reaches a worker: no run, no history entry.
+        if _wants_json(request):
+            return JsonResponse({"error": EMPTY_SCRIPT}, status=400)
+        if wants_fragment(request):
+            return render(request, "brands/console.html#result", {"empty_refused": EMPTY_SCRIPT})
+        context = _page_context(access, code)
+        context["empty_refused"] = EMPTY_SCRIPT
+        return render_page(request, "brands/console.html", context, status=400)
     execution = run_script_execution(access.brand, code)
     result = execution.result
+    run = None
     if not execution.refused:
         # A refused run (brand busy, time-limit budget spent, no free worker) ran nothing: it is
         # counted in the brand's script statistics, not kept in the history or the audit log
         # (docs/contract.md#fair-scheduling).
-        script_run_record(brand=access.brand, user=request.user, code=code, result=result)
+        run = script_run_record(brand=access.brand, user=request.user, code=code, result=result)
     if _wants_json(request):
         response = JsonResponse(result, status=execution.http_status)
         if execution.retry_after_s:
             response["Retry-After"] = str(execution.retry_after_s)
         return response
     if wants_fragment(request):
-        context = _result_context(result, code)
-        context["refused"] = execution.refused
+        context = {**_result_context(result, code), "shown_run": run, "refused": execution.refused}
         response = render(request, "brands/console.html#result", context)
         if execution.refused:
             return response
@@ -138,7 +157,7 @@ def _run(request: HttpRequest, access: BrandAccess) -> HttpResponse:
             trigger_client_event(response, "usage-changed", {})
         return response
     context = _page_context(access, code)
-    context.update(_result_context(result, code), refused=execution.refused)
+    context.update(_result_context(result, code), refused=execution.refused, shown_run=run)
     return render_page(request, "brands/console.html", context)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -19,9 +20,11 @@ from django_htmx.http import trigger_client_event
 from brands.cache import CacheUnavailable, server_info
 from brands.models import Brand
 from brands.usage import (
+    WARNING_PERCENT,
     MonitorQuery,
     QuotaRow,
     QuotaSettingsForm,
+    brands_usage,
     quota_csv,
     quota_rows,
     quota_settings_update,
@@ -88,24 +91,28 @@ def _table_rows(rows: list[QuotaRow]) -> list[dict]:
     it), so the formatting happens here once, in plain Python; the template still escapes."""
     usage_url = reverse("usage", args=["__slug__"])
     edit_url = reverse("staff-quota-edit", args=["__slug__"])
+    brand_url = reverse("staff-brand-edit", args=["__slug__"])
     table = []
     for row in rows:
-        taken = timezone.localtime(row.last_snapshot) if row.last_snapshot else None
+        # UTC, labelled; the browser shows it in its own zone (static/js/app.js, <time data-local>).
+        taken = row.last_snapshot.astimezone(UTC) if row.last_snapshot else None
         table.append({
             "slug": row.slug,
             "name": row.name,
             "active": row.brand.is_active,
             "level": row.usage.level,
+            "word": row.usage.word,
             "live": f"{row.live_keys:,}",
             "limit": f"{row.max_keys:,}",
-            "percent": f"{row.percent:.1f}",
-            "bar": f"{row.usage.bar_percent:.1f}",
+            "percent": row.usage.percent_text,
+            "bar": f"{row.usage.bar_percent:.2f}",
             "refused": f"{row.refused_writes:,}",
-            "taken_iso": taken.isoformat() if taken else "",
-            "taken": taken.strftime("%Y-%m-%d %H:%M") if taken else "",
+            "taken_iso": taken.isoformat(timespec="seconds") if taken else "",
+            "taken": taken.strftime("%Y-%m-%d %H:%M UTC") if taken else "",
             # Slugs are [-a-zA-Z0-9_], safe in a path as they are.
             "usage_url": usage_url.replace("__slug__", row.slug),
             "edit_url": edit_url.replace("__slug__", row.slug),
+            "brand_url": brand_url.replace("__slug__", row.slug),
         })
     return table
 
@@ -125,6 +132,7 @@ def quotas(request: HttpRequest) -> HttpResponse:
         "query": query,
         "columns": _columns(query),
         "csv_href": f"{reverse('staff-quotas')}?{urlencode({**query.params(), 'format': 'csv'})}",
+        "warning_percent": f"{WARNING_PERCENT:.0f}",
     }
     if wants_fragment(request):
         # Sorting and filtering swap the table only; the Redis panel stays as it is.
@@ -141,7 +149,11 @@ def quotas(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def quota_edit(request: HttpRequest, slug: str) -> HttpResponse:
     brand = get_object_or_404(Brand.objects.select_related("quota"), slug=slug)
-    form = QuotaSettingsForm(request.POST or None, instance=brand.quota)
+    try:
+        live_keys = brands_usage([brand])[brand.pk].live_keys
+    except CacheUnavailable:
+        live_keys = None  # the editor says the live count is unknown
+    form = QuotaSettingsForm(request.POST or None, instance=brand.quota, live_keys=live_keys)
     if request.method == "POST" and form.is_valid():
         changed = quota_settings_update(form=form, user=request.user)
         text = (f"Quota of {brand.slug} saved ({', '.join(changed)})." if changed
@@ -153,7 +165,10 @@ def quota_edit(request: HttpRequest, slug: str) -> HttpResponse:
             return trigger_client_event(response, "quotas-changed", {"slug": brand.slug})
         messages.success(request, text)
         return redirect("staff-quotas")
-    context = {"brand": brand, "form": form}
+    # On its own page (not opened in the monitor) the form posts without htmx: there is no
+    # monitor for the answer to go to.
+    context = {"brand": brand, "form": form, "live_keys": live_keys,
+               "standalone": not wants_fragment(request)}
     if wants_fragment(request) and request.method == "GET":
         # The editor opens above the table, perhaps far from the row clicked: move focus into
         # it (htmx focuses an [autofocus] element after the swap).

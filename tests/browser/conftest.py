@@ -152,10 +152,10 @@ def context_factory(browser, live_server, browser_errors) -> Iterator[Callable]:
     """New browser contexts for this test; each page they open is watched for errors."""
     contexts = []
 
-    def make(viewport: dict | None = None):
+    def make(viewport: dict | None = None, timezone_id: str = "UTC"):
         context = browser.new_context(
             base_url=live_server.url, viewport=viewport or DESKTOP, locale="en-US",
-            timezone_id="UTC",
+            timezone_id=timezone_id,
         )
         context.set_default_timeout(TIMEOUT_MS)
         context.add_init_script(CSP_LISTENER)
@@ -190,10 +190,11 @@ def session_cookie_for(user, live_server) -> dict:
 
 @pytest.fixture
 def login_page(context_factory, live_server) -> Callable:
-    """``login_page(user, viewport=None)``: a page whose context is logged in as ``user``."""
+    """``login_page(user, viewport=None, timezone_id="UTC")``: a page whose context is logged in
+    as ``user`` (the browser's time zone can be chosen)."""
 
-    def make(user, viewport: dict | None = None):
-        context = context_factory(viewport)
+    def make(user, viewport: dict | None = None, timezone_id: str = "UTC"):
+        context = context_factory(viewport, timezone_id)
         context.add_cookies([session_cookie_for(user, live_server)])
         return context.new_page()
 

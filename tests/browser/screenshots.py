@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
+from brands.cache import BrandCache
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.demo_data import build_demo
 
@@ -74,7 +75,7 @@ def page_exists(page, url: str) -> bool:
 
 
 @pytest.mark.parametrize("size", list(SIZES))
-def test_screenshots(size, page, login_page, brand_factory, user_factory):
+def test_screenshots(size, page, login_page, brand_factory, user_factory, browser_errors):
     OUT.mkdir(parents=True, exist_ok=True)
     demo = build_demo(brand_factory, user_factory)
     viewport = SIZES[size]
@@ -92,6 +93,8 @@ def test_screenshots(size, page, login_page, brand_factory, user_factory):
     written.append(shoot(admin, "home", size))
 
     admin.goto("/b/northwind/keys/")
+    if size == "phone":  # the tree starts closed on a phone, below the search
+        admin.locator("#tree-card > summary").click()
     tree = admin.get_by_role("navigation", name="Namespaces")
     user_ns = tree.locator("details.tree-ns", has=admin.locator("summary a", has_text="user:"))
     user_ns.locator("summary .count").click()
@@ -106,6 +109,18 @@ def test_screenshots(size, page, login_page, brand_factory, user_factory):
     expect(admin.locator(".value-view")).to_be_visible()
     written.append(shoot(admin, "key", size))
 
+    # A save refused because a script changed the key meanwhile: the key now beside the change.
+    admin.goto("/b/northwind/keys/config:checkout/")
+    BrandCache.for_brand(demo.brand).set(
+        "config:checkout", {"min_order": 20, "free_shipping_from": 60, "currency": "EUR"}, 3600)
+    admin.get_by_label("Value (JSON)").fill(
+        '{\n  "min_order": 15,\n  "free_shipping_from": 50,\n  "currency": "EUR"\n}')
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.get_by_role("button", name="Overwrite with my value")).to_be_visible()
+    written.append(shoot(admin, "key-conflict", size))
+    admin.get_by_role("button", name="Overwrite with my value").click()
+    expect(admin.locator("#toasts .toast").last).to_contain_text("Saved config:checkout.")
+
     admin.goto("/b/northwind/keys/new/?key=promo:")
     admin.get_by_label("Key", exact=True).fill("promo:summer")
     admin.get_by_label("Value (JSON)").fill('{"discount": 20, "until": "2024-08-31",')
@@ -114,9 +129,15 @@ def test_screenshots(size, page, login_page, brand_factory, user_factory):
     written.append(shoot(admin, "key-new", size))
 
     admin.goto("/b/northwind/keys/bulk/")
-    admin.get_by_label("Key prefix").fill("session:")
-    admin.get_by_role("button", name="Count keys").click()
+    delete = admin.get_by_role("region", name="Delete by prefix")
+    delete.get_by_label("Key prefix").fill("session:")
+    delete.get_by_role("button", name="Dry run").click()
     expect(admin.locator("#delete-step")).to_contain_text("start with session:")
+    copy = admin.get_by_role("region", name="Copy or rename a prefix")
+    copy.get_by_label("From prefix").fill("user:")
+    copy.get_by_label("To prefix").fill("customer:")
+    copy.get_by_role("button", name="Dry run").click()
+    expect(admin.locator("#copy-step")).to_contain_text("would be copied")
     written.append(shoot(admin, "bulk", size))
 
     if page_exists(admin, "/b/northwind/console/"):
@@ -128,7 +149,11 @@ def test_screenshots(size, page, login_page, brand_factory, user_factory):
     written.append(shoot(admin, "usage", size))
 
     admin.goto("/b/northwind/audit/")
+    expect(admin.locator(".diff").first).to_be_visible()  # the newest change, opened: its diff
     written.append(shoot(admin, "audit", size))
+
+    admin.goto("/b/northwind/members/")
+    written.append(shoot(admin, "members", size))
 
     viewer = login_page(demo.viewer, viewport)
     viewer.goto("/b/northwind/keys/")
@@ -138,6 +163,10 @@ def test_screenshots(size, page, login_page, brand_factory, user_factory):
     staff.goto("/staff/quotas/")
     expect(staff.get_by_role("heading", name="Quota monitor")).to_be_visible()
     written.append(shoot(staff, "staff-quotas", size))
+
+    browser_errors.allow("the server responded with a status of 404")
+    staff.goto("/b/no-such-brand/keys/")
+    written.append(shoot(staff, "not-found", size))
 
     for path in written:
         assert path.stat().st_size < 300_000, f"{path.name} is {path.stat().st_size} bytes"

@@ -129,7 +129,7 @@ def test_create_key_with_validation_errors_then_edit_ttl_and_delete(login_page, 
     page.once("dialog", lambda d: answer(d, False))
     page.get_by_role("button", name="Delete key").click()
     expect(page.get_by_role("button", name="Delete key")).to_be_visible()
-    assert messages == ["Delete the key promo:spring? This cannot be undone."]
+    assert messages == ["Delete the key promo:spring? You can restore it from the audit log."]
     assert BrandCache.for_brand(shop).has("promo:spring")
 
     page.once("dialog", lambda d: answer(d, True))
@@ -147,20 +147,26 @@ def test_bulk_delete_by_prefix_shows_the_count_first(login_page, shop, member_fa
     page.goto("/b/shop/keys/")
     page.get_by_role("link", name="Bulk actions").click()
 
-    page.get_by_label("Key prefix").fill("tmp:")
-    page.get_by_role("button", name="Count keys").click()
+    card = page.get_by_role("region", name="Delete by prefix")
+    card.get_by_label("Key prefix").fill("tmp:")
+    card.get_by_role("button", name="Dry run").click()
     step = page.locator("#delete-step")
     expect(step).to_contain_text("7 keys start with tmp:")
-    assert cache.count_prefix("tmp:") == 7  # counting deleted nothing
+    assert cache.count_prefix("tmp:") == 7  # the dry run deleted nothing
 
     dialogs: list[str] = []
     page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
-    page.get_by_role("button", name="Delete 7 keys").click()
+    page.get_by_role("button", name="Delete 7 keys starting with tmp:").click()
     expect(step).to_contain_text("Deleted 7 keys under tmp:.")
     expect(page.locator("#toasts .toast")).to_contain_text("Deleted 7 keys")
-    assert dialogs == ["Delete 7 keys starting with tmp:? This cannot be undone."]
+    assert dialogs == ["Delete 7 keys starting with tmp:?"]
     assert cache.count_prefix("tmp:") == 0
     assert cache.live_count() == len(KEYS)
+
+    # Kept for the undo window: one click puts them back.
+    step.get_by_role("button", name="Undo: restore the 7 keys").click()
+    expect(page.locator(".messages")).to_contain_text("Restored 7 of 7 keys deleted under tmp:.")
+    assert cache.count_prefix("tmp:") == 7
 
 
 def test_viewer_sees_no_edit_controls(login_page, shop, member_factory):

@@ -40,12 +40,12 @@ def test_usage_bars_are_svg_with_the_right_width(login_page, brand_factory, memb
         cache.set(f"k{i}", i)
     page = login_page(member_factory(brand))
     page.goto("/b/bars/keys/")
-    bar = page.locator("#brand-usage .bar")
-    expect(bar).to_have_class("bar warning")
-    assert bar.locator("rect").get_attribute("width") == "87.50"
-    box, fill = bar.bounding_box(), bar.locator("rect").bounding_box()
-    assert fill["width"] == pytest.approx(box["width"] * 0.875, abs=2)
-    assert bar.locator("rect").evaluate("r => getComputedStyle(r).fill") == "rgb(212, 167, 44)"
+    bar = page.locator("#brand-usage svg.bar-svg")
+    expect(bar).to_have_class("bar-svg warning")
+    fill = bar.locator("rect.bar-fill")
+    assert fill.get_attribute("width") == "87.50"
+    assert fill.bounding_box()["width"] == pytest.approx(bar.bounding_box()["width"] * 0.875, abs=2)
+    assert fill.evaluate("r => getComputedStyle(r).fill") == "rgb(212, 167, 44)"
     page.goto("/b/bars/usage/")
     expect(page.locator(".usage-chart, .empty, table").first).to_be_visible()
 

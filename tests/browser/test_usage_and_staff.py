@@ -34,8 +34,8 @@ def test_usage_page_shows_the_bar_and_the_chart(login_page, brand_factory, membe
     page.goto("/b/acme/usage/")
     meter = page.get_by_role("meter", name="Live keys against the key limit")
     expect(meter).to_have_attribute("aria-valuenow", "17")
-    expect(meter).to_have_class(re.compile(r"\bwarning\b"))
-    assert meter.locator("rect").evaluate("e => e.getBoundingClientRect().width") > 0
+    expect(meter.locator("svg")).to_have_class(re.compile(r"\bwarning\b"))
+    assert meter.locator(".bar-fill").evaluate("e => e.getBoundingClientRect().width") > 0
     expect(page.locator(".usage-percent")).to_have_text("85.0 %")
 
     chart = page.get_by_role("img", name=re.compile(r"Live keys of Acme Shop over the last 7 days"))
@@ -63,7 +63,7 @@ def test_staff_monitor_sorts_by_percent_used(login_page, brand_factory, staff_us
     expect(used).to_have_attribute("aria-sort", "descending")
     expect(slugs).to_have_text(["bravo", "charlie", "alpha"])  # 90 %, 50 %, 10 %
 
-    page.get_by_role("link", name="Brand").click()
+    page.get_by_role("link", name="Brand", exact=True).click()
     expect(slugs).to_have_text(["alpha", "bravo", "charlie"])
     expect(used).not_to_have_attribute("aria-sort", re.compile("."))
 

@@ -60,6 +60,34 @@ def test_brands_on_every_shard_work_through_one_nodes_url(on_local_cluster):
         assert cache.delete_all() == 2 and cache.live_count() == 0
 
 
+def test_safe_editing_works_on_every_shard(on_local_cluster):
+    """The dashboard's versioned writes, restores, bulk operations and undo: every key each script
+    touches is declared and in the brand's slot, or the cluster would refuse it (CROSSSLOT)."""
+    limits = CacheLimits(max_keys=50, max_value_bytes=64, default_ttl=600, max_ttl=600)
+    for brand_id in brand_ids_per_shard(3):
+        cache = BrandCache(brand_id, limits, raise_unavailable=True)
+        for i in range(5):
+            assert cache.set(f"a:{i}", i)
+        info = cache.key_info("a:0")
+        assert cache.set_versioned("a:0", 10, version=info.version).ok
+        assert cache.set_versioned("a:0", 11, version=info.version).refusal.value == "changed"
+        assert cache.increment_versioned("a:1", 1, version=cache.key_info("a:1").version).value_json == "2"
+        before = cache.key_info("a:2")
+        assert cache.delete_versioned("a:2", version=before.version).ok
+        assert cache.restore_key("a:2", before.value_json, before.expires_at_ms).ok
+        assert cache.bulk_set_ttl("a:", 300, dry_run=False).changed == 5
+        assert cache.bulk_copy("a:", "b:", move=False, dry_run=False).changed == 5
+        assert cache.bulk_copy("b:", "c:", move=True, dry_run=False).changed == 5
+        assert [item.key for item in cache.list_keys_natural(prefix="c:")[0].items] == [
+            "c:0", "c:1", "c:2", "c:3", "c:4"]
+        assert cache.tree_level("").namespaces[0].prefix == "a:"
+        report = cache.bulk_delete("c:", dry_run=False, keep_seconds=60)
+        assert report.changed == 5 and cache.kept_count(report.undo_token) == 5
+        assert cache.bulk_restore(report.undo_token).changed == 5
+        assert cache.live_count() == 10
+        cache.delete_all()
+
+
 def test_cross_brand_usage_is_one_round_trip_per_primary(on_local_cluster, monkeypatch):
     ids = brand_ids_per_shard(3) * 4
     brands = [SimpleNamespace(pk=i, quota=SimpleNamespace(max_keys=10)) for i in sorted(set(ids))]

@@ -25,6 +25,7 @@ NOT_OPERATIONS = {"for_brand", "client"}
 
 def brand_operations(cache: BrandCache) -> dict:
     big = "x" * (cache.limits.max_value_bytes + 1)
+    kept: list = []  # the bulk delete's report, for the undo that follows it
     return {
         "set": lambda: cache.set("shop:item:1", {"n": 1}, 60),
         "set_json": lambda: cache.set_json("shop:item:2", '"two"'),
@@ -48,6 +49,21 @@ def brand_operations(cache: BrandCache) -> dict:
         "count_prefix": lambda: cache.count_prefix("shop:item:"),
         "export_lines": lambda: list(cache.export_lines()),
         "import_lines": lambda: cache.import_lines([json.dumps({"key": "shop:imported", "value": 1})]),
+        # Safe editing (the dashboard's versioned writes, restores and bulk operations).
+        "set_versioned": lambda: cache.set_versioned(
+            "shop:item:1", {"n": 2}, version=cache.key_info("shop:item:1").version),
+        "increment_versioned": lambda: cache.increment_versioned(
+            "shop:count", 1, version=cache.key_info("shop:count").version),
+        "delete_versioned": lambda: cache.delete_versioned(
+            "shop:imported", version=cache.key_info("shop:imported").version),
+        "restore_key": lambda: cache.restore_key("shop:restored", "1", 2**41),
+        "list_keys_natural": lambda: cache.list_keys_natural(prefix="shop:"),
+        "tree_level": lambda: cache.tree_level("shop:"),
+        "bulk_set_ttl": lambda: cache.bulk_set_ttl("shop:many:", 60, dry_run=False),
+        "bulk_copy": lambda: cache.bulk_copy("shop:many:", "shop:copy:", move=False, dry_run=False),
+        "bulk_delete": lambda: kept.append(cache.bulk_delete("shop:copy:", dry_run=False, keep_seconds=60)),
+        "kept_count": lambda: cache.kept_count(kept[-1].undo_token),
+        "bulk_restore": lambda: cache.bulk_restore(kept[-1].undo_token),
         "delete_prefix": lambda: cache.delete_prefix("shop:item:"),
         "delete_all": cache.delete_all,
     }
@@ -105,7 +121,7 @@ def test_every_script_is_listed():
     sources = {
         node.targets[0].id for node in tree.body
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-        and node.targets[0].id.isupper() and node.targets[0].id != "_PRELUDE"
+        and node.targets[0].id.isupper() and not node.targets[0].id.startswith("_")  # snippets
         and ("redis.call" in ast.unparse(node.value) or "_PRELUDE" in ast.unparse(node.value))
     }
     assert sources == set(SCRIPT_NAMES)

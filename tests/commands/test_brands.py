@@ -10,11 +10,12 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from brands.cache import BrandCache, redis_client
-from brands.models import Brand
+from brands.models import AuditEntry, Brand, Membership
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,12 +84,12 @@ def test_usage_reports_live_keys_refusals_and_bytes(brand_factory):
     assert cache.set("b", 12345)  # 5 bytes
     assert cache.set("c", "too long for ten bytes") is False  # refused: value size
     records = {r["slug"]: r for r in json.loads(run("usage", "--json"))}
-    assert records["used"] == {"slug": "used", "live_keys": 2, "max_keys": 4, "percent": 50.0,
+    assert records["used"] == {"slug": "used", "live_keys": 2, "max_keys": 4, "percent": 50.0, "level": "ok",
                                "refused_writes": 1, "stored_bytes": 10}
     assert records["idle"]["live_keys"] == 0
     table = run("usage")
     row = next(line for line in table.splitlines() if line.startswith("used"))
-    assert row.split() == ["used", "2", "4", "50.0", "1", "10"]
+    assert row.split() == ["used", "2", "4", "50.0", "ok", "1", "10"]
 
 
 def test_delete_removes_the_brand_and_its_keys(brand_factory):
@@ -154,3 +155,46 @@ def test_exit_codes_and_single_error_lines(cli_env):
     assert "cli-brand" in listed.stdout and "cli-other" not in listed.stdout
     deleted = manage("brands", "delete", "cli-brand", env=cli_env)
     assert deleted.returncode == 0, deleted.stderr
+
+
+# ---------------------------------------------------------------------------- members
+
+
+def test_members_add_list_remove(brand_factory, user_factory):
+    brand = brand_factory("team")
+    ada = user_factory("ada")
+    get_user_model().objects.filter(pk=ada.pk).update(email="Ada@Example.com")
+    user_factory("bob")
+    added = run("members", "add", "team", "ada@example.com", "--role", "admin")
+    assert "Added ada to team as admin." in added
+    assert "Added bob to team as viewer." in run("members", "add", "team", "bob")
+    listing = run("members", "list", "team")
+    lines = [line.split() for line in listing.splitlines()[2:]]
+    assert [line[:3] for line in lines] == [["ada", "Ada@Example.com", "admin"], ["bob", "-", "viewer"]]
+    assert "Removed bob from team." in run("members", "remove", "team", "bob")
+    assert list(Membership.objects.filter(brand=brand).values_list("user__username", flat=True)) == ["ada"]
+    # Audited like the dashboard's changes, with no user.
+    entries = AuditEntry.objects.filter(brand=brand).order_by("id").values_list("action", "target", "user")
+    assert list(entries) == [
+        ("member.add", "ada", None), ("member.add", "bob", None), ("member.remove", "bob", None)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["members", "add", "nope", "ada"], "Unknown brand 'nope'."),
+        (["members", "add", "team", "ghost"], "No user is called 'ghost'"),
+        (["members", "add", "team", "ada", "--role", "owner"], "Unknown role 'owner'"),
+        (["members", "add", "team", "ada"], "ada is already a member (admin)"),
+        (["members", "remove", "team", "bob"], "bob is not a member of team."),
+        (["members", "remove", "team", "ada"], "ada is the brand's only admin"),
+    ],
+)
+def test_members_errors_are_one_line(brand_factory, user_factory, args, message):
+    brand = brand_factory("team")
+    Membership.objects.create(brand=brand, user=user_factory("ada"), role="admin")
+    user_factory("bob")
+    with pytest.raises(CommandError) as error:
+        run(*args)
+    assert message in str(error.value) and "\n" not in str(error.value)
+    assert Membership.objects.filter(brand=brand).count() == 1

@@ -15,7 +15,7 @@ def run(script_pool, brand):
         result = run_script(brand, code, pool=script_pool)
         assert set(result) == set(RESULT_FIELDS) == {
             "ok", "result", "variables", "redirect", "logs", "ops", "ops_limit", "duration_ms", "error",
-            "warnings",
+            "warnings", "written_keys",
         }
         return result
 

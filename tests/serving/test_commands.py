@@ -131,6 +131,14 @@ def test_every_documented_command_runs_without_debug(dev_env, tmp_path):
     ok("createsuperuser", ["createsuperuser", "--noinput"], env_extra={
         "DJANGO_SUPERUSER_USERNAME": "root", "DJANGO_SUPERUSER_EMAIL": "root@example.com",
         "DJANGO_SUPERUSER_PASSWORD": "a-long-admin-password-42"})
+    ok("brands create", ["brands", "create", "team"])
+    assert "Added demo to team as admin." in ok("brands members", ["brands", "members", "add", "team", "demo",
+                                                                   "--role", "admin"])
+    ok("brands members", ["brands", "members", "add", "team", "root@example.com"])  # by e-mail, a viewer
+    listing = ok("brands members", ["brands", "members", "list", "team"])
+    assert "demo" in listing and "root" in listing
+    ok("brands members", ["brands", "members", "remove", "team", "root"])
+    ok("brands delete", ["brands", "delete", "team"])
     ok("cache_bench", ["cache_bench", "--help"])  # the benchmark itself is `make bench`
     # django-axes' unlocking commands (README, "Security"): nothing locked, each still succeeds.
     ok("axes_reset_username", ["axes_reset_username", "demo"])

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from brands.cache import BrandCache
-from brands.usage import BrandUsage, bar_percent, brands_usage, percent_used, usage_level
+from brands.usage import (
+    BrandUsage,
+    bar_percent,
+    brands_usage,
+    level_word,
+    percent_text,
+    percent_used,
+    usage_level,
+)
 
 
 @pytest.mark.parametrize(
@@ -18,10 +26,23 @@ def test_percent_used(live, limit, percent):
 
 @pytest.mark.parametrize(
     ("percent", "level"),
-    [(0, "ok"), (79.99, "ok"), (80, "warning"), (94.99, "warning"), (95, "critical"), (250, "critical")],
+    [(0, "ok"), (79.99, "ok"), (80, "warning"), (94.99, "warning"), (95, "critical"), (100, "critical"),
+     (100.01, "over"), (250, "over")],
 )
 def test_levels_at_the_thresholds(percent, level):
     assert usage_level(percent) == level
+
+
+@pytest.mark.parametrize(
+    ("percent", "text", "word"),
+    [(0, "0.0 %", ""), (9.6, "9.6 %", ""), (9.97, "9.9 %", ""), (79.99, "79.9 %", ""),
+     (80, "80.0 %", "near limit"), (95, "95.0 %", "critical"), (99.96, "99.9 %", "critical"),
+     (100, "100.0 %", "critical"), (100.02, "100.1 %", "over limit"), (125, "125.0 %", "over limit")],
+)
+def test_one_rounding_and_one_word_per_level(percent, text, word):
+    """The figure never contradicts the level: rounded toward the threshold not yet crossed."""
+    assert percent_text(percent) == text
+    assert level_word(usage_level(percent)) == word
 
 
 @pytest.mark.parametrize(
@@ -36,6 +57,7 @@ def test_brand_usage_properties():
     assert (usage.percent, usage.level, usage.bar_percent) == (96.0, "critical", 96.0)
     over = BrandUsage(live_keys=150, max_keys=100, refused_writes=0)
     assert (over.percent, over.bar_percent) == (150.0, 100.0)
+    assert (over.level, over.word, over.percent_text) == ("over", "over limit", "150.0 %")
 
 
 def test_brands_usage_reads_redis_and_the_quota(brand_factory):

@@ -89,8 +89,9 @@ def _row(slug, name, live=1, limit=10, refused=0, active=True):
 def test_csv_columns_and_values():
     text = quota_csv([_row("a", "Alpha", live=1, limit=3, refused=2, active=False)])
     assert list(csv.reader(io.StringIO(text))) == [
-        ["slug", "name", "active", "live_keys", "max_keys", "percent", "refused_writes", "last_snapshot"],
-        ["a", "Alpha", "no", "1", "3", "33.33", "2", ""],
+        ["slug", "name", "active", "live_keys", "max_keys", "percent", "level", "refused_writes",
+         "last_snapshot"],
+        ["a", "Alpha", "no", "1", "3", "33.3", "ok", "2", ""],
     ]
 
 

@@ -19,23 +19,38 @@ from brands.models import Membership
 OTHER_BRAND_KEY = "zz-leak-other-brand-key-7f3a"
 _unique = itertools.count()
 
-# (url under /b/<slug>/, GET status for readers, POST status for writers, POST data factory)
+def version(brand, key: str) -> str:
+    """The version of a key a page would show: every dashboard change carries it."""
+    info = BrandCache.for_brand(brand).key_info(key)
+    return info.version if info else ""
+
+
+# (url under /b/<slug>/, GET status for readers, POST status for writers, POST data factory taking
+# the brand: called after the keys are reset, so versions are current)
 # A GET-only URL answers a writer's POST with 405; a POST-only URL answers any GET with 405.
 URLS = [
-    ("keys/", 200, 405, dict),
-    ("keys/?prefix=my&part=rows", 200, 405, dict),
-    ("keys/?part=tree&ns=ns:", 200, 405, dict),
-    ("keys/mykey/", 200, 302, lambda: {"value": '{"v": 2}', "ttl": "60"}),
-    ("keys/count/increment/", 405, 302, lambda: {"amount": "1"}),
-    ("keys/mykey/delete/", 405, 302, dict),
-    ("keys/new/", 200, 302, lambda: {"key": f"created-{next(_unique)}", "value": "1", "ttl": "60"}),
-    ("keys/bulk/", 200, 405, dict),
-    ("keys/bulk/delete/?prefix=ns:", 200, 302, lambda: {"prefix": "nothing-here:"}),
-    ("keys/bulk/export/", 200, 405, dict),
+    ("keys/", 200, 405, lambda b: {}),
+    ("keys/?prefix=my&part=rows", 200, 405, lambda b: {}),
+    ("keys/?part=tree&ns=ns:", 200, 405, lambda b: {}),
+    ("keys/?part=refresh", 200, 405, lambda b: {}),
+    ("keys/mykey/", 200, 302,
+     lambda b: {"value": '{"v": 2}', "ttl_mode": "keep", "version": version(b, "mykey")}),
+    ("keys/count/increment/", 405, 302, lambda b: {"amount": "1", "version": version(b, "count")}),
+    ("keys/mykey/delete/", 405, 302, lambda b: {"version": version(b, "mykey")}),
+    ("keys/new/", 200, 302, lambda b: {"key": f"created-{next(_unique)}", "value": "1", "ttl": "60"}),
+    ("keys/bulk/", 200, 405, lambda b: {}),
+    ("keys/bulk/delete/?prefix=ns:", 200, 302, lambda b: {"prefix": "nothing-here:", "expected": "0"}),
+    ("keys/bulk/ttl/?prefix=ns:&ttl=60", 200, 302, lambda b: {"prefix": "nothing-here:", "ttl": "60",
+                                                                 "expected": "0"}),
+    ("keys/bulk/copy/?prefix=ns:&target=cp:&operation=copy", 200, 302,
+     lambda b: {"prefix": "nothing-here:", "target": "x:", "operation": "copy", "expected": "0"}),
+    ("keys/bulk/export/", 200, 405, lambda b: {}),
     ("keys/bulk/import/", 405, 200,
-     lambda: {"file": SimpleUploadedFile("in.jsonl", b'{"key": "imported", "value": 1}\n')}),
-    ("usage-bar/", 200, 405, dict),
-    ("audit/", 200, 405, dict),
+     lambda b: {"file": SimpleUploadedFile("in.jsonl", b'{"key": "imported", "value": 1}\n')}),
+    ("usage-bar/", 200, 405, lambda b: {}),
+    ("audit/", 200, 405, lambda b: {}),
+    ("audit/?format=csv", 200, 405, lambda b: {}),
+    ("members/", 200, 200, lambda b: {"identifier": "nobody-by-this-name", "role": "viewer"}),
 ]
 
 ROLES = ["anonymous", "non-member", "viewer", "admin", "staff"]
@@ -81,7 +96,7 @@ def test_access_matrix(client, world, role):
         full = f"/b/{brand.slug}/{url}"
         for method in ("GET", "POST"):
             _reset(brand)
-            response = client.get(full) if method == "GET" else client.post(full, data())
+            response = client.get(full) if method == "GET" else client.post(full, data(brand))
             expected = {
                 "anonymous": 302,
                 "non-member": 404,
@@ -112,7 +127,7 @@ def test_viewer_posts_change_nothing(client, world):
     cache = BrandCache.for_brand(brand)
     before = [(item.key, item.value_json) for item in cache.list_keys().items]
     for url, _read, _write, data in URLS:
-        client.post(f"/b/{brand.slug}/{url}", data())
+        client.post(f"/b/{brand.slug}/{url}", data(brand))
     assert [(item.key, item.value_json) for item in cache.list_keys().items] == before
 
 
@@ -121,7 +136,7 @@ def test_writers_see_edit_controls(client, world, role):
     brand, users = world
     client.force_login(users[role])
     _reset(brand)
-    for url in ("keys/", "keys/mykey/", "keys/new/", "keys/bulk/"):
+    for url in ("keys/", "keys/mykey/", "keys/new/", "keys/bulk/", "members/"):
         body = client.get(f"/b/{brand.slug}/{url}").content.decode()
         assert "data-write" in body, url
 
@@ -132,9 +147,10 @@ def test_writers_writes_take_effect(client, world, role):
     client.force_login(users[role])
     _reset(brand)
     cache = BrandCache.for_brand(brand)
-    client.post(f"/b/{brand.slug}/keys/mykey/", {"value": '"changed"', "ttl": "60"})
-    client.post(f"/b/{brand.slug}/keys/count/increment/", {"amount": "4"})
-    client.post(f"/b/{brand.slug}/keys/ns:inner/delete/")
+    client.post(f"/b/{brand.slug}/keys/mykey/",
+                {"value": '"changed"', "ttl_mode": "set", "ttl": "60", "version": version(brand, "mykey")})
+    client.post(f"/b/{brand.slug}/keys/count/increment/", {"amount": "4", "version": version(brand, "count")})
+    client.post(f"/b/{brand.slug}/keys/ns:inner/delete/", {"version": version(brand, "ns:inner")})
     assert cache.get("mykey") == "changed" and cache.get("count") == 5 and not cache.has("ns:inner")
 
 
@@ -144,6 +160,6 @@ def test_a_key_of_another_brand_is_not_found_by_name(client, world):
     response = client.get(f"/b/{brand.slug}/keys/{OTHER_BRAND_KEY}/")
     assert response.status_code == 404
     # The other brand's key is untouched by a delete aimed at it through this brand.
-    client.post(f"/b/{brand.slug}/keys/{OTHER_BRAND_KEY}/delete/")
+    client.post(f"/b/{brand.slug}/keys/{OTHER_BRAND_KEY}/delete/", {"version": "0:00"})
     other = world[0].__class__.objects.get(slug="other-brand")
     assert BrandCache.for_brand(other).get(OTHER_BRAND_KEY) == "secret"

@@ -84,8 +84,9 @@ def test_json_answer_is_the_execution_result(admin_client, brand):
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     result = response.json()
     assert set(result) == {"ok", "result", "variables", "redirect", "logs", "ops", "ops_limit", "duration_ms",
-                           "error", "warnings"}
+                           "error", "warnings", "written_keys"}
     assert result["ok"] is True and result["result"] == 42 and result["ops"] == 1
+    assert result["written_keys"] == ["j"]
     # A JSON body works too.
     response = admin_client.post(console_url(brand), json.dumps({"code": "cache.get('j')"}),
                                  content_type="application/json", **JSON_ACCEPT)
@@ -118,12 +119,15 @@ def test_history_lists_runs_and_loads_their_code(admin_client, brand, brand_admi
     assert body.split("<tbody>")[1].count("<tr>") == 2
     assert brand_admin.username in body and "badge-ok" in body and "badge-crit" in body
     first = ScriptRun.objects.filter(brand=brand).order_by("id").first()
-    # htmx: the editor alone, with the run's code.
+    # htmx: the editor with the run's code, and the result panel (out of band) with that run's
+    # own result, labelled with its time.
     editor = admin_client.get(console_url(brand), {"run": first.pk}, **HX).content.decode()
     assert "<html" not in editor and ">1 + 1</textarea>" in editor
+    assert 'id="result" hx-swap-oob="innerHTML"' in editor and f"Run #{first.pk} at <time" in editor
+    assert "from history" in editor and "<pre class=\"result-json\">2</pre>" in editor
     # Without htmx: the whole page, with that run's result.
     page = admin_client.get(console_url(brand), {"run": first.pk}).content.decode()
-    assert ">1 + 1</textarea>" in page and f"run #{first.pk}" in page
+    assert ">1 + 1</textarea>" in page and f"Run #{first.pk}" in page
 
 
 def test_examples_load_into_the_editor_and_run(admin_client, brand):

@@ -67,7 +67,9 @@ def test_a_fragment_does_not_carry_the_usage_bar(admin_client, brand, cache):
 
 def test_toast_and_usage_changed_events(admin_client, brand, cache):
     cache.set("n", 1)
-    response = admin_client.post(f"/b/{brand.slug}/keys/n/increment/", {"amount": "2"}, **HX)
+    version = cache.key_info("n").version  # every dashboard change carries the version it saw
+    response = admin_client.post(f"/b/{brand.slug}/keys/n/increment/", {"amount": "2", "version": version},
+                                 **HX)
     events = json.loads(response["HX-Trigger"])
     assert events["toast"] == {"message": "n is now 3.", "level": "ok"}
     assert "usage-changed" in events

@@ -28,6 +28,19 @@ def toast(response) -> dict:
     return json.loads(response["HX-Trigger"])["toast"]
 
 
+def version(cache, key: str) -> str:
+    """The version of a key a page shows (every change from the dashboard carries it)."""
+    return cache.key_info(key).version
+
+
+def edit(cache, key: str, value: str, ttl: str | None = None) -> dict:
+    """The key page's edit form as a browser sends it: keep the TTL unless one is given."""
+    data = {"value": value, "version": version(cache, key), "ttl_mode": "keep", "ttl": ""}
+    if ttl is not None:
+        data.update(ttl_mode="set", ttl=ttl)
+    return data
+
+
 # ---------------------------------------------------------------------------- browser
 
 
@@ -39,7 +52,7 @@ def test_browser_lists_keys_sorted_with_columns(admin_client, brand, cache):
     assert response.status_code == 200
     body = results(response)
     assert body.index("a:one") < body.index("b:two") < body.index('>c</a>')
-    assert "59 min" in body and "12 s" in body  # TTL remaining, human
+    assert "59 min" in body and ("12 s" in body or "11 s" in body)  # TTL remaining, human
     assert ">string<" in body and ">object<" in body and ">array<" in body  # JSON types
     assert "7 B" in body  # '"hello"' is 7 bytes
     assert f'href="/b/{brand.slug}/keys/a:one/"' in body
@@ -64,11 +77,13 @@ def test_prefix_search_full_page_and_htmx_partial(admin_client, brand, cache):
     assert b"<html" in full.content and b"<html" not in partial.content
     assert b'id="tree-title"' not in partial.content
     for body in (results(full), results(partial)):
-        assert "user:1</a>" in body and "user:2</a>" in body
-        assert "users</a>" not in body and "order:1</a>" not in body
-        assert "<strong>2</strong> keys starting with <code>user:</code>" in body
-    # The search box asks as you type, debounced, and keeps the URL in step.
-    assert 'hx-trigger="input changed delay:300ms, search"' in full.content.decode()
+        assert "user:<wbr>1</a>" in body and "user:<wbr>2</a>" in body
+        assert ">users</a>" not in body and "order:<wbr>1</a>" not in body
+        assert "<strong>2</strong> of <strong>2</strong> keys starting with <code>user:</code>" in body
+    # The search box asks as you type, debounced, and keeps the URL in step. (Not "input changed":
+    # the box is also set from the URL, which htmx's "changed" would not see.)
+    assert 'hx-trigger="input delay:300ms, search"' in full.content.decode()
+    assert 'hx-include="#search-form"' in full.content.decode()
     assert 'hx-push-url="true"' in full.content.decode()
 
 
@@ -79,35 +94,54 @@ def test_history_restore_gets_the_full_page(admin_client, brand, cache):
     assert "<html" in body and 'id="key-results"' in body and 'id="tree-title"' in body
 
 
-def test_paging_with_cursor(admin_client, brand, cache):
+def test_paging_state_is_in_the_url(admin_client, brand, cache):
     names = [f"k:{i:03d}" for i in range(120)]
     for name in names:
         cache.set(name, 0)
     first = admin_client.get(keys_url(brand)).content.decode()
-    assert "k:049" in first and "k:050</a>" not in first
-    assert "after=k%3A049" in first and "Load more" in first
-    # "Load more" fetches rows only, starting right after the cursor, with its own next cursor.
-    more = admin_client.get(keys_url(brand), {"after": "k:049", "part": "rows"}, **HX).content.decode()
+    assert "k:<wbr>049" in first and "k:<wbr>050</a>" not in first
+    assert "<strong>50</strong> of <strong>120</strong> keys" in first  # "N of M" without a prefix
+    # "Load more" fetches rows only, after a cursor, and puts the new row count in the URL.
+    assert "part=rows&amp;after=k%3A049" in first and 'hx-push-url="/b/' in first and "?n=100" in first
+    more = admin_client.get(keys_url(brand), {"after": "k:049", "part": "rows", "n": "100"}, **HX)
+    more = more.content.decode()
     assert "<table" not in more and "<html" not in more
-    assert more.count("<tr>") == 50
-    assert "k:050" in more and "k:099" in more and "k:049</a>" not in more and "k:100</a>" not in more
-    assert 'id="load-more"' in more and "after=k%3A099" in more
-    last = admin_client.get(keys_url(brand), {"after": "k:099", "part": "rows"}, **HX).content.decode()
-    assert last.count("<tr>") == 20 and 'id="load-more"' not in last
-    # Without JavaScript the same link gives a full page continuing after the cursor.
-    page = admin_client.get(keys_url(brand), {"after": "k:049"}).content.decode()
-    assert "<html" in page and "k:050" in page and "Continuing after" in page
+    assert more.count("<tr data-key=") == 50
+    assert "k:<wbr>050" in more and "k:<wbr>099" in more and "k:<wbr>049</a>" not in more
+    assert 'id="load-more"' in more and "after=k%3A099" in more and "n=150" in more
+    last = admin_client.get(keys_url(brand), {"after": "k:099", "part": "rows", "n": "150"}, **HX)
+    last = last.content.decode()
+    assert last.count("<tr data-key=") == 20 and 'id="load-more"' not in last
+    # The URL state alone (a reload, a shared link, no JavaScript) shows the same 100 rows.
+    page = admin_client.get(keys_url(brand), {"n": "100"}).content.decode()
+    assert page.count("<tr data-key=") == 100 and "<strong>100</strong> of <strong>120</strong>" in page
+    # Nonsense is bounded, not an error.
+    assert admin_client.get(keys_url(brand), {"n": "lots"}).content.decode().count("<tr data-key=") == 50
 
 
-def test_cursor_paging_within_a_prefix(admin_client, brand, cache):
+def test_paging_within_a_prefix(admin_client, brand, cache):
     for i in range(60):
         cache.set(f"a:{i:02d}", i)
         cache.set(f"b:{i:02d}", i)
     first = admin_client.get(keys_url(brand), {"prefix": "b:"}).content.decode()
-    assert "after=b%3A49" in first and "prefix=b%3A" in first and "a:00</a>" not in first
+    assert "after=b%3A49" in first and "prefix=b%3A" in first and "a:<wbr>00</a>" not in first
     more = admin_client.get(keys_url(brand), {"prefix": "b:", "after": "b:49", "part": "rows"}, **HX)
     body = more.content.decode()
-    assert body.count("<tr>") == 10 and "b:59" in body and "a:" not in body
+    assert body.count("<tr data-key=") == 10 and "b:<wbr>59" in body and "a:" not in body
+
+
+def test_natural_order_option(admin_client, brand, cache):
+    for i in (1, 2, 10, 20, 100):
+        cache.set(f"user:{i}", i)
+    by_name = admin_client.get(keys_url(brand), {"prefix": "user:"}, **HX).content.decode()
+    natural = admin_client.get(keys_url(brand), {"prefix": "user:", "sort": "natural"}, **HX).content.decode()
+
+    def order(body):
+        return [line.split('"')[1] for line in body.split("<tr data-key=")[1:]]
+
+    assert order(by_name) == ["user:1", "user:10", "user:100", "user:2", "user:20"]
+    assert order(natural) == ["user:1", "user:2", "user:10", "user:20", "user:100"]
+    assert "in natural order" in natural
 
 
 def test_namespace_tree_counts(admin_client, brand, cache):
@@ -115,14 +149,15 @@ def test_namespace_tree_counts(admin_client, brand, cache):
         cache.set(key, 1)
     body = admin_client.get(keys_url(brand)).content.decode()
     tree = body.split('id="tree-title"')[1].split("</nav>")[0]
-    assert 'title="Show keys under user:">user:</a> <span class="count" title="3 keys">3</span>' in tree
-    assert 'title="Show keys under order:">order:</a> <span class="count" title="1 key">1</span>' in tree
+    assert 'title="Show keys under user:">user:<wbr></a> <span class="count" title="3 keys">3</span>' in tree
+    assert 'title="Show keys under order:">order:<wbr></a> <span class="count" title="1 key">1</span>' in tree
     assert f'href="/b/{brand.slug}/keys/plain/">plain</a>' in tree
     # Children load on expand, at any depth.
     children = admin_client.get(keys_url(brand), {"part": "tree", "ns": "user:"}, **HX).content.decode()
     assert "<html" not in children
-    assert 'title="Show keys under user:1:">1:</a> <span class="count" title="2 keys">2</span>' in children
-    assert 'title="Show keys under user:2:">2:</a> <span class="count" title="1 key">1</span>' in children
+    one = 'title="Show keys under user:1:">1:<wbr></a> <span class="count" title="2 keys">2</span>'
+    two = 'title="Show keys under user:2:">2:<wbr></a> <span class="count" title="1 key">1</span>'
+    assert one in children and two in children
     leaves = admin_client.get(keys_url(brand), {"part": "tree", "ns": "user:1:"}, **HX).content.decode()
     assert ">mail</a>" in leaves and ">name</a>" in leaves
     # A malformed namespace is just empty, not an error.
@@ -171,8 +206,10 @@ def test_key_page_shows_pretty_value_and_limits(admin_client, brand, cache):
     assert '{\n  &quot;a&quot;: [\n    1,\n    2\n  ],' in body
     assert "ü" in body
     assert "7 / 512 bytes" not in body and "/ 512 bytes" in body
-    assert "expires in 10 min" in body or "expires in 9 min" in body
-    assert 'data-max-bytes="512"' in body and 'max="3600"' in body and 'value="3600"' in body
+    assert ">10 min</time>" in body or ">9 min</time>" in body
+    # The TTL field starts at the time left (600 s), not the brand's default; keeping it is chosen.
+    assert 'data-max-bytes="512"' in body and 'max="3600"' in body and 'value="600"' in body
+    assert 'value="keep" data-ttl-mode="" id="id_ttl_mode_0" required checked' in body
 
 
 def test_missing_key_page_is_404_with_a_way_back(admin_client, brand):
@@ -183,7 +220,7 @@ def test_missing_key_page_is_404_with_a_way_back(admin_client, brand):
 
 def test_save_htmx_returns_panel_with_toast(admin_client, brand, cache):
     cache.set("k", 1)
-    response = admin_client.post(keys_url(brand, "k/"), {"value": '{"x": [1, "two"]}', "ttl": "120"}, **HX)
+    response = admin_client.post(keys_url(brand, "k/"), edit(cache, "k", '{"x": [1, "two"]}', "120"), **HX)
     assert response.status_code == 200
     assert b"<html" not in response.content and b'id="value-title"' in response.content
     assert toast(response) == {"message": "Saved k.", "level": "ok"}
@@ -195,7 +232,7 @@ def test_save_htmx_returns_panel_with_toast(admin_client, brand, cache):
 
 def test_save_without_htmx_redirects_back(admin_client, brand, cache):
     cache.set("k", 1)
-    response = admin_client.post(keys_url(brand, "k/"), {"value": "2", "ttl": "60"})
+    response = admin_client.post(keys_url(brand, "k/"), edit(cache, "k", "2", "60"))
     assert response.status_code == 302 and response["Location"] == keys_url(brand, "k/")
     assert cache.get("k") == 2
     assert "Saved k." in admin_client.get(response["Location"]).content.decode()
@@ -214,7 +251,7 @@ def test_save_without_htmx_redirects_back(admin_client, brand, cache):
 )
 def test_save_refusals_show_the_reason_and_change_nothing(admin_client, brand, cache, value, ttl, reason):
     cache.set("k", "before", 100)
-    response = admin_client.post(keys_url(brand, "k/"), {"value": value, "ttl": ttl}, **HX)
+    response = admin_client.post(keys_url(brand, "k/"), edit(cache, "k", value, ttl), **HX)
     assert response.status_code == 200
     assert reason in response.content.decode()
     assert "HX-Trigger" not in response
@@ -228,20 +265,23 @@ def test_size_limit_counts_compact_utf8_bytes(admin_client, brand_factory, membe
     cache = BrandCache.for_brand(brand)
     # Pretty-printed it is long, compact it is [1,2,3] (7 bytes): accepted.
     pretty = "[\n  1,\n  2,\n  3\n]"
-    assert client.post(keys_url(brand, "k/"), {"value": pretty, "ttl": "60"}).status_code == 302
+    cache.set("k", 0)
+    assert client.post(keys_url(brand, "k/"), edit(cache, "k", pretty)).status_code == 302
     assert cache.get_json("k") == "[1,2,3]"
     # "ééééé" is 5 characters but 12 bytes with its quotes: refused.
-    body = client.post(keys_url(brand, "k/"), {"value": '"ééééé"', "ttl": "60"}).content.decode()
+    body = client.post(keys_url(brand, "k/"), edit(cache, "k", '"ééééé"')).content.decode()
     assert "12 bytes as compact JSON" in body and cache.get_json("k") == "[1,2,3]"
 
 
 def test_increment_number_and_refuse_non_number(admin_client, brand, cache):
     cache.set("n", 5)
-    response = admin_client.post(keys_url(brand, "n/increment/"), {"amount": "2.5", "ttl": ""}, **HX)
+    response = admin_client.post(keys_url(brand, "n/increment/"),
+                                 {"amount": "2.5", "ttl": "", "version": version(cache, "n")}, **HX)
     assert response.status_code == 200 and cache.get("n") == 7.5
     assert toast(response)["message"] == "n is now 7.5."
     cache.set("s", "5")
-    response = admin_client.post(keys_url(brand, "s/increment/"), {"amount": "1"}, **HX)
+    response = admin_client.post(keys_url(brand, "s/increment/"),
+                                 {"amount": "1", "version": version(cache, "s")}, **HX)
     body = response.content.decode()
     assert "its value is not a number" in body and cache.get("s") == "5"
     assert "HX-Trigger" not in response
@@ -251,13 +291,14 @@ def test_increment_number_and_refuse_non_number(admin_client, brand, cache):
 
 def test_increment_amount_must_be_a_number(admin_client, brand, cache):
     cache.set("n", 5)
-    body = admin_client.post(keys_url(brand, "n/increment/"), {"amount": "lots"}, **HX).content.decode()
+    body = admin_client.post(keys_url(brand, "n/increment/"),
+                             {"amount": "lots", "version": version(cache, "n")}, **HX).content.decode()
     assert "Enter a number." in body and cache.get("n") == 5
 
 
 def test_delete_htmx_sends_toast_and_frees_the_key(admin_client, brand, cache):
     cache.set("gone", 1)
-    response = admin_client.post(keys_url(brand, "gone/delete/"), **HX)
+    response = admin_client.post(keys_url(brand, "gone/delete/"), {"version": version(cache, "gone")}, **HX)
     assert response.status_code == 200 and b"<html" not in response.content
     assert toast(response) == {"message": "Deleted gone.", "level": "ok"}
     assert "usage-changed" in json.loads(response["HX-Trigger"])
@@ -267,14 +308,15 @@ def test_delete_htmx_sends_toast_and_frees_the_key(admin_client, brand, cache):
 
 def test_delete_without_htmx_redirects_to_the_namespace(admin_client, brand, cache):
     cache.set("user:1:name", 1)
-    response = admin_client.post(keys_url(brand, "user:1:name/delete/"))
+    response = admin_client.post(keys_url(brand, "user:1:name/delete/"),
+                                 {"version": version(cache, "user:1:name")})
     assert response.status_code == 302
     assert response["Location"] == keys_url(brand) + "?prefix=user:1:"
 
 
 def test_delete_controls_ask_for_confirmation(admin_client, brand, cache):
     cache.set("k", 1)
-    assert 'hx-confirm="Delete the key k? This cannot be undone."' in admin_client.get(
+    assert 'hx-confirm="Delete the key k? You can restore it from the audit log."' in admin_client.get(
         keys_url(brand, "k/")
     ).content.decode()
     assert 'hx-confirm="Delete the key k?"' in admin_client.get(keys_url(brand)).content.decode()
@@ -330,11 +372,8 @@ def test_create_refused_at_the_key_limit(client, brand_factory, member_factory):
     entry = AuditEntry.objects.get(action="key.create")
     assert entry.outcome == "refused" and "key limit" in entry.detail
     # Overwriting an existing key is still allowed at the limit.
-    assert client.post(keys_url(brand, "a/"), {"value": "10", "ttl": "60"}).status_code == 302
+    assert client.post(keys_url(brand, "a/"), edit(cache, "a", "10", "60")).status_code == 302
     assert cache.get("a") == 10
-    # So is a refused increment of a new key (same reason, nothing created).
-    body = client.post(keys_url(brand, "c/increment/"), {"amount": "1"}).content.decode()
-    assert "key limit of 2 keys reached" in body and not cache.has("c")
 
 
 def test_create_never_overwrites(admin_client, brand, cache):
@@ -354,19 +393,35 @@ def test_create_partial_for_htmx(admin_client, brand):
 # ---------------------------------------------------------------------------- bulk actions
 
 
-def test_bulk_delete_counts_then_confirms(admin_client, brand, cache):
+def test_bulk_delete_dry_run_then_confirm(admin_client, brand, cache):
     for key in ["tmp:1", "tmp:2", "tmp:3", "keep:1", "tmpx"]:
         cache.set(key, 1)
     count = admin_client.get(keys_url(brand, "bulk/delete/"), {"prefix": "tmp:"}, **HX)
     body = count.content.decode()
     assert "<html" not in body and "<strong>3</strong> keys start with <code>tmp:</code>" in body
-    assert "Delete 3 keys" in body and 'hx-confirm="Delete 3 keys starting with tmp:?' in body
-    assert cache.live_count() == 5  # counting deletes nothing
-    response = admin_client.post(keys_url(brand, "bulk/delete/"), {"prefix": "tmp:"}, **HX)
+    assert "dry run" in body and "Nothing was changed." in body
+    assert "Delete 3 keys starting with tmp:</button>" in body
+    assert 'hx-confirm="Delete 3 keys starting with tmp:?' in body
+    assert 'name="expected" value="3"' in body
+    assert cache.live_count() == 5  # the dry run deletes nothing
+    response = admin_client.post(keys_url(brand, "bulk/delete/"), {"prefix": "tmp:", "expected": "3"}, **HX)
     assert toast(response)["message"] == "Deleted 3 keys under tmp:."
+    assert "so this can be undone" in response.content.decode()
     assert sorted(item.key for item in cache.list_keys().items) == ["keep:1", "tmpx"]
     entry = AuditEntry.objects.get(action="bulk.delete_prefix")
-    assert entry.target == "tmp:" and entry.detail == "3 keys deleted"
+    assert entry.target == "tmp:" and entry.detail == "3 keys deleted; kept for undo" and entry.undo_token
+
+
+def test_bulk_delete_confirmation_must_match_the_dry_run(admin_client, brand, cache):
+    for key in ["tmp:1", "tmp:2"]:
+        cache.set(key, 1)
+    # The dry run said 2; a key was added since: nothing is deleted, the new count is shown.
+    cache.set("tmp:3", 1)
+    response = admin_client.post(keys_url(brand, "bulk/delete/"), {"prefix": "tmp:", "expected": "2"}, **HX)
+    body = response.content.decode()
+    assert "The keys changed since the dry run: it counted 2, now 3." in body
+    assert "Delete 3 keys starting with tmp:" in body and cache.count_prefix("tmp:") == 3
+    assert AuditEntry.objects.get(action="bulk.delete_prefix").outcome == "refused"
 
 
 def test_bulk_delete_full_page_flow_and_bad_prefix(admin_client, brand, cache):
@@ -375,9 +430,9 @@ def test_bulk_delete_full_page_flow_and_bad_prefix(admin_client, brand, cache):
     assert "<html" in page and "this deletes <strong>every key</strong>" in page
     bad = admin_client.get(keys_url(brand, "bulk/delete/"), {"prefix": "a b"}).content.decode()
     assert "No key can start with" in bad
-    response = admin_client.post(keys_url(brand, "bulk/delete/"), {"prefix": "a b"})
+    response = admin_client.post(keys_url(brand, "bulk/delete/"), {"prefix": "a b", "expected": "1"})
     assert response.status_code == 200 and cache.has("a")
-    response = admin_client.post(keys_url(brand, "bulk/delete/"), {"prefix": ""})
+    response = admin_client.post(keys_url(brand, "bulk/delete/"), {"prefix": "", "expected": "1"})
     assert response.status_code == 302 and cache.live_count() == 0
 
 
@@ -433,11 +488,12 @@ def test_brand_layout_nav_role_and_usage_bar(client, brand_factory, member_facto
         assert f'href="/b/{brand.slug}/{path}/"' in body
     assert 'aria-current="page">Keys</a>' in body
     assert ">read only</span>" in body
-    assert "<strong>8</strong> / 10 keys · 80%" in body and 'class="bar warning"' in body
+    assert "<strong>8</strong> / 10 keys · 80.0 %" in body and 'class="bar-svg warning"' in body
+    assert ">near limit</span>" in body
     cache.set("k8", 8)
     cache.set("k9", 9)
     body = client.get(f"/b/{brand.slug}/audit/").content.decode()
-    assert 'class="bar critical"' in body and "100%" in body
+    assert 'class="bar-svg critical"' in body and "100.0 %" in body and ">critical</span>" in body
     assert 'aria-current="page">Audit</a>' in body
 
 
@@ -453,7 +509,7 @@ def test_home_lists_brands_with_usage(client, brand_factory, member_factory, sta
     BrandCache.for_brand(one).set("a", 1)
     client.force_login(staff_user)
     body = client.get("/").content.decode()
-    assert "<strong>1</strong> / 4 keys · 25%" in body and "<strong>0</strong> / 50,000 keys" in body
+    assert "<strong>1</strong> / 4 keys · 25.0 %" in body and "<strong>0</strong> / 50,000 keys" in body
     assert f'href="/b/{two.slug}/keys/"' in body
 
 
@@ -483,9 +539,9 @@ def test_posts_without_csrf_token_are_refused(brand, member_factory, cache):
     client = Client(enforce_csrf_checks=True)
     client.force_login(member_factory(brand))
     posts = [
-        (keys_url(brand, "k/"), {"value": "2", "ttl": "60"}),
-        (keys_url(brand, "k/delete/"), {}),
-        (keys_url(brand, "k/increment/"), {"amount": "1"}),
+        (keys_url(brand, "k/"), edit(cache, "k", "2", "60")),
+        (keys_url(brand, "k/delete/"), {"version": version(cache, "k")}),
+        (keys_url(brand, "k/increment/"), {"amount": "1", "version": version(cache, "k")}),
         (keys_url(brand, "new/"), {"key": "x", "value": "1", "ttl": "60"}),
         (keys_url(brand, "bulk/delete/"), {"prefix": ""}),
         (keys_url(brand, "bulk/import/"), {}),
@@ -496,8 +552,8 @@ def test_posts_without_csrf_token_are_refused(brand, member_factory, cache):
     # With the token (as the pages send it, in the X-CSRFToken header from <body hx-headers>) it works.
     page = client.get(keys_url(brand, "k/"))
     token = page.context["csrf_token"]
-    data = {"value": "2", "ttl": "60"}
-    response = client.post(keys_url(brand, "k/"), data, HTTP_X_CSRFTOKEN=str(token), **HX)
+    response = client.post(keys_url(brand, "k/"), edit(cache, "k", "2", "60"), HTTP_X_CSRFTOKEN=str(token),
+                           **HX)
     assert response.status_code == 200 and cache.get("k") == 2
 
 
@@ -511,7 +567,8 @@ def test_redis_down_gives_a_503_page_then_recovers(admin_client, brand, cache, s
         assert response.status_code == 503, url
         assert "The cache is unavailable right now…" in body and "<html" in body
         assert "Traceback" not in body and 'http-equiv="refresh"' in body
-    response = admin_client.post(keys_url(brand, "k/"), {"value": "2", "ttl": "60"}, **HX)
+    response = admin_client.post(keys_url(brand, "k/"), {"value": "2", "ttl_mode": "keep", "version": "1:ab"},
+                                 **HX)
     assert response.status_code == 503 and b"<html" not in response.content
     assert b"The cache is unavailable right now" in response.content
     assert toast(response)["level"] == "error"

@@ -30,7 +30,7 @@ def fill(brand, n: int) -> None:
 
 
 def slugs_in_order(html: str) -> list[str]:
-    return re.findall(r'<td><a href="/b/[^/]+/usage/"><code>([^<]+)</code></a>', html)
+    return re.findall(r'<td data-label="Brand"><a href="/b/[^/]+/usage/"><code>([^<]+)</code></a>', html)
 
 
 def quota_post(brand, **changes) -> dict:
@@ -117,7 +117,11 @@ def test_monitor_lists_every_brand_with_live_figures(client, staff_user, three):
     assert slugs_in_order(html) == ["high", "mid", "low"]  # default: percent, descending
     assert '<tr class="level-critical">' in html and '<tr class="level-warning">' in html
     assert "95.0 %" in html and "80.0 %" in html and "5.0 %" in html
-    assert "2026-01-01 00:00" in html and "never" in html
+    # Times in UTC, labelled; the browser shows them in its own zone.
+    assert '<time datetime="2026-01-01T00:00:00+00:00" data-local>2026-01-01 00:00 UTC</time>' in html
+    assert "never" in html
+    # The same words for the levels as every page: ok has none.
+    assert ">critical</span>" in html and ">near limit</span>" in html
     # The Redis panel.
     assert "Version" in html and "Used memory" in html and "Connected clients" in html
     assert re.search(r"<dt>Mode</dt><dd>(standalone|sentinel|cluster)</dd>", html)
@@ -176,13 +180,13 @@ def test_csv_export(client, staff_user, three, brand_factory):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="quotas-')
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["slug", "name", "active", "live_keys", "max_keys", "percent", "refused_writes",
-                       "last_snapshot"]
+    assert rows[0] == ["slug", "name", "active", "live_keys", "max_keys", "percent", "level",
+                       "refused_writes", "last_snapshot"]
     assert [row[0] for row in rows[1:]] == ["evil", "high", "low", "mid"]
     by_slug = {row[0]: row for row in rows[1:]}
-    assert by_slug["high"] == ["high", "Highway", "yes", "19", "20", "95.00", "0", ""]
-    assert by_slug["low"][3:7] == ["5", "100", "5.00", "1"]
-    assert by_slug["mid"][7] == "2026-01-01T00:00:00+00:00"
+    assert by_slug["high"] == ["high", "Highway", "yes", "19", "20", "95.0", "critical", "0", ""]
+    assert by_slug["low"][3:8] == ["5", "100", "5.0", "ok", "1"]
+    assert by_slug["mid"][6] == "near limit" and by_slug["mid"][8] == "2026-01-01T00:00:00+00:00"
     assert by_slug["evil"][1].startswith("'=")  # no formula runs in a spreadsheet
     # The export honours the filters.
     near = client.get(MONITOR, {"format": "csv", "near": "1"}).content.decode()

@@ -87,10 +87,11 @@ def test_no_other_brand_key_names_leak(client, brand_factory, member_factory):
 # ---------------------------------------------------------------- live figures
 
 @pytest.mark.parametrize(
-    ("live", "level"),
-    [(0, "ok"), (79, "ok"), (80, "warning"), (94, "warning"), (95, "critical"), (100, "critical")],
+    ("live", "level", "word"),
+    [(0, "ok", ""), (79, "ok", ""), (80, "warning", "near limit"), (94, "warning", "near limit"),
+     (95, "critical", "critical"), (100, "critical", "critical")],
 )
-def test_bar_level_at_80_and_95_percent(client, brand_factory, member_factory, live, level):
+def test_bar_level_at_80_and_95_percent(client, brand_factory, member_factory, live, level, word):
     brand = brand_factory(max_keys=100)
     cache = BrandCache.for_brand(brand)
     for i in range(live):
@@ -98,13 +99,17 @@ def test_bar_level_at_80_and_95_percent(client, brand_factory, member_factory, l
     client.force_login(member_factory(brand))
     html = client.get(url(brand)).content.decode()
     assert usage_level(float(live)) == level
-    main_bar = 'role="meter" aria-label="Live keys against the key limit"'
-    assert f'<div class="bar {level}" {main_bar}' in html
+    main = html.split('aria-label="Live keys against the key limit"')[1].split("</section>")[0]
+    assert f'<svg class="bar-svg {level}"' in main
     assert f'aria-valuenow="{live}"' in html and 'aria-valuemax="100"' in html
     assert f"{live:.1f} %" in html
-    other = {"ok", "warning", "critical"} - {level}
+    if word:
+        assert f'<span class="badge badge-level-{level}">{word}</span>' in main
+    else:
+        assert "badge-level" not in main
+    other = {"ok", "warning", "critical", "over"} - {level}
     for name in other:
-        assert f'<div class="bar {name}" {main_bar}' not in html
+        assert f'<svg class="bar-svg {name}"' not in main
 
 
 def test_bar_never_overflows_when_the_limit_was_lowered(client, brand_factory, member_factory):
@@ -117,7 +122,10 @@ def test_bar_never_overflows_when_the_limit_was_lowered(client, brand_factory, m
     client.force_login(member_factory(brand))
     html = client.get(url(brand)).content.decode()
     assert "200.0 %" in html
-    assert '<rect width="100.00" height="1">' in html
+    assert '<rect class="bar-fill" width="100.00"' in html
+    # Above 100 % the brand is "over limit", on this page and in the header alike.
+    assert html.count(">over limit</span>") == 2 and "near limit" not in html
+    assert "creating keys is refused until fewer than 5 remain" in html
 
 
 def test_stored_bytes_and_refused_writes(client, brand_factory, member_factory):
@@ -159,7 +167,7 @@ def test_empty_state_explains_record_usage(client, brand, member_factory):
     html = client.get(url(brand)).content.decode()
     assert "No usage snapshots yet" in html
     assert "manage.py record_usage" in html
-    assert 'class="usage-chart"' not in html
+    assert 'class="usage-chart"' not in html  # no chart (the usage bars are SVG too)
 
 
 def test_chart_draws_one_point_per_snapshot_with_axes_and_limit(client, brand_factory, member_factory):
@@ -175,7 +183,10 @@ def test_chart_draws_one_point_per_snapshot_with_axes_and_limit(client, brand_fa
     assert xs == sorted(xs)  # oldest first, left to right
     assert ys[0] > ys[1] > ys[2]  # more keys, higher up (smaller y)
     assert html.count("<circle") == 3
-    assert re.search(r"<title>[\d-]+ [\d:]+: 900 keys</title>", html)
+    # UTC, labelled; the browser rewrites it in its own zone.
+    marker = (r'<title data-local-time="[^"]+" data-local-suffix=": 900 keys">'
+              r"[\d-]+ [\d:]+ UTC: 900 keys</title>")
+    assert re.search(marker, html)
     # Accessible name and description, the limit line, gridlines and the table fallback.
     assert 'role="img"' in html and 'aria-labelledby="chart-title chart-desc"' in html
     assert "Live keys of" in html and "over the last 7 days</title>" in html

@@ -5,10 +5,14 @@
     brands list
     brands usage [--json]
     brands delete SLUG
+    brands members list SLUG
+    brands members add SLUG USER [--role admin|viewer]     (USER: user name or e-mail)
+    brands members remove SLUG USER
 
 Every failure (duplicate or invalid slug, unknown brand, a limit that is not a whole number >= 1,
-a default TTL above the maximum TTL, Redis unreachable) is one line on stderr and a non-zero exit
-status (CommandError), so the command is safe to script.
+a default TTL above the maximum TTL, Redis unreachable, an unknown user, removing a brand's last
+admin) is one line on stderr and a non-zero exit status (CommandError), so the command is safe to
+script. Member changes are audited like the dashboard's (with no user: the command line).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from django.db import transaction
 
 from brands.cache import BrandCache, CacheUnavailable
 from brands.lifecycle import delete_brand
-from brands.models import Brand
-from brands.usage import brands_usage
+from brands.members import MemberError, find_user, member_add, member_remove
+from brands.models import Brand, Membership
+from brands.usage import brands_usage, percent_value
 
 # Command-line option -> QuotaSettings field. Numbers are parsed in handle(), not by argparse,
 # so that a bad number is one clear CommandError line rather than a usage dump.
@@ -61,7 +66,8 @@ class Command(BaseCommand):
     help = "Create, list, inspect and delete brands (and their cache keys)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{create,list,usage,delete}")
+        sub = parser.add_subparsers(dest="action", required=True,
+                                    metavar="{create,list,usage,delete,members}")
 
         create = sub.add_parser("create", help="Create a brand with its quota settings.")
         create.add_argument("slug")
@@ -77,6 +83,18 @@ class Command(BaseCommand):
         delete = sub.add_parser("delete", help="Delete a brand and every cache key it holds.")
         delete.add_argument("slug")
 
+        members = sub.add_parser("members", help="List, add or remove a brand's members.")
+        member_sub = members.add_subparsers(dest="member_action", required=True, metavar="{list,add,remove}")
+        member_list = member_sub.add_parser("list", help="The brand's members and their roles.")
+        member_list.add_argument("slug")
+        member_add_parser = member_sub.add_parser("add", help="Add a user (by user name or e-mail).")
+        member_add_parser.add_argument("slug")
+        member_add_parser.add_argument("user", help="User name or e-mail address.")
+        member_add_parser.add_argument("--role", default="viewer", help="admin or viewer (default viewer).")
+        member_remove_parser = member_sub.add_parser("remove", help="Remove a user from the brand.")
+        member_remove_parser.add_argument("slug")
+        member_remove_parser.add_argument("user", help="User name or e-mail address.")
+
     def handle(self, *args, **options) -> None:
         action = options["action"]
         if action == "create":
@@ -87,6 +105,8 @@ class Command(BaseCommand):
             self.usage(as_json=options["json"])
         elif action == "delete":
             self.delete(options["slug"])
+        elif action == "members":
+            self.members(options)
 
     # ------------------------------------------------------------------ create
 
@@ -154,7 +174,8 @@ class Command(BaseCommand):
                 "slug": brand.slug,
                 "live_keys": usage[brand.pk].live_keys,
                 "max_keys": usage[brand.pk].max_keys,
-                "percent": round(usage[brand.pk].percent, 1),
+                "percent": percent_value(usage[brand.pk].percent),
+                "level": usage[brand.pk].word or "ok",
                 "refused_writes": usage[brand.pk].refused_writes,
                 "stored_bytes": stored[brand.pk],
             }
@@ -166,9 +187,9 @@ class Command(BaseCommand):
         if not records:
             self.stdout.write("No brands.")
             return
-        header = ["slug", "live keys", "max keys", "used %", "refused writes", "stored bytes"]
+        header = ["slug", "live keys", "max keys", "used %", "level", "refused writes", "stored bytes"]
         rows = [
-            [r["slug"], str(r["live_keys"]), str(r["max_keys"]), f"{r['percent']:.1f}",
+            [r["slug"], str(r["live_keys"]), str(r["max_keys"]), f"{r['percent']:.1f}", r["level"],
              str(r["refused_writes"]), str(r["stored_bytes"])]
             for r in records
         ]
@@ -187,6 +208,41 @@ class Command(BaseCommand):
         except CacheUnavailable as exc:
             raise CommandError(f"{exc} Brand {slug!r} was not deleted.") from None
         self.stdout.write(self.style.SUCCESS(f"Deleted brand {slug!r} and its {deleted} cache keys."))
+
+
+    # ------------------------------------------------------------------ members
+
+    def members(self, options: dict) -> None:
+        brand = Brand.objects.select_related("quota").filter(slug=options["slug"]).first()
+        if brand is None:
+            raise CommandError(f"Unknown brand {options['slug']!r}.")
+        action = options["member_action"]
+        try:
+            if action == "list":
+                self.list_members(brand)
+            elif action == "add":
+                membership = member_add(brand=brand, identifier=options["user"], role=options["role"])
+                self.stdout.write(self.style.SUCCESS(
+                    f"Added {membership.user.get_username()} to {brand.slug} as {membership.role}."))
+            else:
+                user = find_user(options["user"])
+                membership = Membership.objects.filter(brand=brand, user=user).first()
+                if membership is None:
+                    raise MemberError(f"{user.get_username()} is not a member of {brand.slug}.")
+                member_remove(membership=membership)
+                self.stdout.write(self.style.SUCCESS(f"Removed {user.get_username()} from {brand.slug}."))
+        except MemberError as exc:
+            raise CommandError(str(exc)) from None
+
+    def list_members(self, brand: Brand) -> None:
+        memberships = list(Membership.objects.filter(brand=brand).select_related("user")
+                           .order_by("role", "user__username"))
+        if not memberships:
+            self.stdout.write(f"{brand.slug} has no members.")
+            return
+        rows = [[m.user.get_username(), m.user.email or "-", m.role, m.created.date().isoformat()]
+                for m in memberships]
+        self.stdout.write(_table(["user", "e-mail", "role", "since"], rows, right_from=4))
 
 
 def _limits(quota) -> str:
