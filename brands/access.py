@@ -51,18 +51,18 @@ def accessible_brands(user) -> QuerySet[Brand]:
 def resolve_brand_access(user, slug: str) -> BrandAccess:
     """The user's access to the brand ``slug``; 404 when they have none (or it does not exist),
     so that a forged slug cannot even tell whether the brand exists."""
-    try:
-        brand = Brand.objects.select_related("quota").get(slug=slug)
-    except Brand.DoesNotExist:
-        raise Http404("No such brand") from None
     if user.is_staff:
-        return BrandAccess(brand, "staff")
-    role = (
-        Membership.objects.filter(user=user, brand=brand).values_list("role", flat=True).first()
+        try:
+            return BrandAccess(Brand.objects.select_related("quota").get(slug=slug), "staff")
+        except Brand.DoesNotExist:
+            raise Http404("No such brand") from None
+    # One query for a member: the membership with its brand and quota (every brand page pays it).
+    membership = (
+        Membership.objects.filter(user=user, brand__slug=slug).select_related("brand__quota").first()
     )
-    if role is None:
+    if membership is None:
         raise Http404("No such brand")
-    return BrandAccess(brand, role)
+    return BrandAccess(membership.brand, membership.role)
 
 
 def brand_view(*, write_methods: frozenset[str] = frozenset({"POST", "PUT", "PATCH", "DELETE"})):
