@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Q, QuerySet
 
+from brands.cache import readable_json
 from brands.csvsafe import csv_cell
 from brands.models import AuditEntry, Brand
 
@@ -69,20 +70,36 @@ def audit_record(
     return AuditEntry.objects.create(
         brand=brand,
         user=user if getattr(user, "is_authenticated", False) else None,
-        action=action[:_ACTION_MAX],
+        action=_storable(action)[:_ACTION_MAX],
         # Over-long targets are cut rather than refused: the audit row must always be written.
-        target=target[:_TARGET_MAX],
+        target=_storable(target)[:_TARGET_MAX],
         outcome=outcome,
-        detail=detail,
-        before_value=before_value,
+        detail=_storable(detail),
+        before_value=_storable(before_value),
         before_expires_at=before_expires,
-        after_value=after_value,
+        after_value=_storable(after_value),
         after_expires_at=after_expires,
         undo_token=undo_token,
         undo_until=undo_until,
         restores=restores,
-        written_keys="\n".join(written_keys),
+        written_keys=_storable("\n".join(written_keys)),
     )
+
+
+def _storable(text: str | None) -> str | None:
+    """``text`` as any database can keep it. A refused attempt records what was typed, and that
+    may hold a NUL (PostgreSQL's text refuses it: the row, and the page, would fail) or a lone
+    surrogate (not encodable as UTF-8): both are written as visible escapes (``\\x00``,
+    ``\\ud800``) so the log still shows what was tried."""
+    if not text:
+        return text
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 # ---------------------------------------------------------------------------- reading the log
@@ -129,9 +146,10 @@ class AuditFilter:
         if since and until and since > until:
             errors.append("The 'from' date is after the 'to' date: nothing can match.")
         return cls(
-            action=params.get("action", "").strip()[:_ACTION_MAX],
-            user=params.get("user", "").strip()[:150],
-            key=params.get("key", "").strip()[:_TARGET_MAX],
+            # Filtered as stored: a NUL typed in a filter matches the escape audit_record wrote.
+            action=_storable(params.get("action", "").strip())[:_ACTION_MAX],
+            user=_storable(params.get("user", "").strip())[:150],
+            key=_storable(params.get("key", "").strip())[:_TARGET_MAX],
             since=since,
             until=until,
             zone=zone_or_utc(params.get("tz")).key,
@@ -244,7 +262,7 @@ def _pretty(value_json: str | None) -> list[str]:
     if value_json is None:
         return []
     try:
-        return json.dumps(json.loads(value_json), indent=2, ensure_ascii=False, sort_keys=False).split("\n")
+        return readable_json(json.loads(value_json)).split("\n")
     except ValueError:
         return [value_json]
 

@@ -90,6 +90,17 @@ def to_json(value: Any) -> str:
         text = _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:  # unknown type, NaN/Infinity, circular reference
         raise CacheValueError(f"Value is not JSON-serialisable: {exc}") from None
+    return _escape_lone_surrogates(text)
+
+
+def readable_json(value: Any, *, indent: int | None = 2) -> str:
+    """JSON text of a value for people (the key page, the audit diff, a script's result): indented,
+    non-ASCII as it is, and lone surrogates escaped as in ``to_json``, so that the page, which is
+    UTF-8, can always be written (an unescaped one made the key page answer 500)."""
+    return _escape_lone_surrogates(json.dumps(value, indent=indent, ensure_ascii=False))
+
+
+def _escape_lone_surrogates(text: str) -> str:
     if not text.isascii() and _LONE_SURROGATE.search(text):
         text = _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
     return text

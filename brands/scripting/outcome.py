@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from brands.cache import readable_json
 from brands.scripting import limits
 
 RESULT_FIELDS = (
@@ -43,7 +44,6 @@ def utf8_len(text: str) -> int:
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _escape(match: re.Match) -> str:
@@ -53,7 +53,7 @@ def _escape(match: re.Match) -> str:
 def result_json_text(result: Any, *, indent: int | None = None) -> str:
     """JSON text of a result with non-ASCII kept as it is and lone surrogates as \\udXXX escapes
     (the same strings, in a text that encodes to UTF-8)."""
-    return _LONE_SURROGATE.sub(_escape, json.dumps(result, indent=indent, ensure_ascii=False))
+    return readable_json(result, indent=indent)
 
 
 def escape_unstorable(value: Any) -> Any:

@@ -24,7 +24,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from brands.access import BrandAccess, brand_view
 from brands.audit import value_diff
-from brands.cache import BrandCache, KeyInfo, NotANumberError, Refusal
+from brands.cache import BrandCache, KeyInfo, NotANumberError, Refusal, readable_json
 from brands.forms import IncrementForm, KeyCreateForm, KeyEditForm, VersionForm
 from brands.views._audit import audit, audit_refusal, form_errors
 from brands.views._htmx import render_page, toast, wants_fragment
@@ -45,7 +45,7 @@ def namespace_of(key: str) -> str:
 
 
 def pretty(value_json: str) -> str:
-    return json.dumps(json.loads(value_json), indent=2, ensure_ascii=False)
+    return readable_json(json.loads(value_json))
 
 
 def _edit_form(info: KeyInfo, cache: BrandCache) -> KeyEditForm:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -105,3 +106,27 @@ def test_audit_record_helper(brand):
     entry.refresh_from_db()
     assert entry.user is None and len(entry.target) == 255 and entry.outcome == "ok"
     assert entry.detail == "why"
+
+
+# CI run 2 (PostgreSQL) found it: a bulk delete refused for a prefix holding a NUL audited the raw
+# prefix, and PostgreSQL's text refuses NUL, so the page answered 500 (SQLite keeps the NUL). The
+# refusal is recorded with a visible escape, and the log's filters take a NUL without failing.
+@pytest.mark.parametrize("prefix", ["\x00", "user:\x00x"])
+@pytest.mark.parametrize("htmx", [True, False])
+def test_a_refused_prefix_with_a_nul_is_audited_escaped_and_filterable(admin_client, brand, prefix, htmx):
+    response = admin_client.post(f"/b/{brand.slug}/keys/bulk/delete/", {"prefix": prefix},
+                                 **(HX if htmx else {}))
+    assert response.status_code == 200
+    entry = AuditEntry.objects.get(brand=brand)
+    assert entry.outcome == "refused" and entry.target == prefix.replace("\x00", "\\x00")
+    log = admin_client.get(f"/b/{brand.slug}/audit/", {"key": prefix, "user": "\x00", "action": "\x00"})
+    assert log.status_code == 200
+    found = admin_client.get(f"/b/{brand.slug}/audit/", {"key": prefix})
+    assert found.status_code == 200 and found.context["page"].paginator.count == 1
+
+
+def test_audit_record_keeps_nul_and_lone_surrogates_as_escapes(brand):
+    entry = audit_record(brand=brand, user=AnonymousUser(), action="key.create", target="a\x00b",
+                         outcome="refused", detail="bad \ud800 text")
+    entry.refresh_from_db()
+    assert entry.target == "a\\x00b" and entry.detail == "bad \\ud800 text"

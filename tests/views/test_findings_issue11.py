@@ -9,13 +9,13 @@ import tracemalloc
 
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.handlers.wsgi import WSGIHandler
 from django.test import RequestFactory
 
 from brands.cache import BrandCache, redis_client
 from brands.models import AuditEntry, Membership
 from tests.support.htmx import HX
 from tests.support.redis_spy import count_redis_calls
+from tests.support.wsgi import wsgi_call
 
 
 def _file(text: str | bytes) -> SimpleUploadedFile:
@@ -115,11 +115,8 @@ def test_2_anonymous_big_upload_is_refused_before_its_body_is_read(brand, tmp_pa
         HTTP_COOKIE="csrftoken=" + "a" * 32,
     )
     environ["wsgi.input"] = body
-    statuses: list[str] = []
-    response = WSGIHandler()(environ, lambda status, headers, exc_info=None: statuses.append(status))
-    b"".join(response)
-    response.close()
-    assert statuses[0].startswith("413"), statuses
+    status, _headers, _content = wsgi_call(environ)
+    assert status.startswith("413"), status
     assert body.read_bytes == 0
     assert list(tmp_path.iterdir()) == []
 

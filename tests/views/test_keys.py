@@ -587,3 +587,13 @@ def test_home_survives_redis_down(client, brand_factory, staff_user, dead_redis)
     response = client.get("/")
     assert response.status_code == 200
     assert "usage cannot be shown" in response.content.decode()
+
+
+def test_a_value_with_a_lone_surrogate_shows_escaped_on_the_key_page(admin_client, brand):
+    # A script may store one ('\ud800' is a valid JavaScript string); the page used to answer 500
+    # writing it as UTF-8. It shows the JSON escape instead.
+    cache = BrandCache.for_brand(brand)
+    cache.set("odd", {"text": "a\ud800b"})
+    response = admin_client.get(f"/b/{brand.slug}/keys/odd/")
+    assert response.status_code == 200
+    assert "a\\ud800b" in response.content.decode()

@@ -7,11 +7,11 @@ import socket
 import time
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client, RequestFactory
 
 from brands.cache import BrandCache
 from tests.support.htmx import HX
+from tests.support.wsgi import wsgi_call
 from tests.views.test_findings_issue11 import CountingInput
 
 
@@ -22,12 +22,8 @@ def _wsgi_post(path: str, total: int, cookie: str = "") -> tuple[str, dict, Coun
         CONTENT_LENGTH=str(total), HTTP_COOKIE=cookie,
     )
     environ["wsgi.input"] = body
-    seen: list = []
-    response = WSGIHandler()(environ, lambda status, headers, exc_info=None: seen.append((status, headers)))
-    content = b"".join(response)
-    response.close()
-    status, headers = seen[0]
-    return status, {"headers": dict(headers), "content": content.decode()}, body
+    status, headers, content = wsgi_call(environ)
+    return status, {"headers": headers, "content": content.decode()}, body
 
 
 def _session_cookie(user) -> str:
