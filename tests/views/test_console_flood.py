@@ -189,9 +189,12 @@ def test_a_brand_flooding_its_console_does_not_starve_another(server):
     assert not errors, errors
     assert answers and all(status == 200 and ok for status, ok, _ in answers), answers
     assert [value for _, _, value in answers] == list(range(1, len(answers) + 1))
-    # Never queued behind the flood: at most the documented worker wait plus one flooding run
-    # (the old pool queued for up to 60 s), with a second of slack for a loaded machine.
-    assert slowest < (settings.SCRIPT_WORKER_WAIT_MS + FLOOD_TIMEOUT_MS) / 1000 + 1.0, slowest
+    # Never queued behind the flood (the old pool queued first-come-first-served for up to 60 s,
+    # so a run sent early waited for most of the flood): the documented worker wait plus one
+    # flooding run is 1.5 s; a loaded CI machine (the cluster run measured 2.8 s at a load average
+    # of 6) gets the rest of the way to 80 % of the flood's length, which queueing would exceed.
+    assert (settings.SCRIPT_WORKER_WAIT_MS + FLOOD_TIMEOUT_MS) / 1000 < FLOOD_SECONDS * 0.8
+    assert slowest < FLOOD_SECONDS * 0.8, slowest
     # The flooding brand ran one script at a time across both gunicorn processes (each a
     # TimeoutError); the rest of its requests were refused with 429 and Retry-After.
     assert flood_statuses[200] >= 1 and flood_statuses[429] > flood_statuses[200]
