@@ -29,7 +29,8 @@ def receiver():
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with state.lock:
-                state.requests.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
+                state.requests.append({"path": self.path, "headers": dict(self.headers.items()),
+                                       "body": body})
                 status = state.statuses.pop(0) if state.statuses else 200
             self.send_response(status)
             self.send_header("Content-Length", "2")

@@ -44,7 +44,8 @@ def check(brand, live, max_keys=100):
 
 
 def fired(brand) -> list[int]:
-    return list(AlertThreshold.objects.filter(brand=brand, fired_at__isnull=False).values_list("percent", flat=True))
+    rows = AlertThreshold.objects.filter(brand=brand, fired_at__isnull=False)
+    return list(rows.values_list("percent", flat=True))
 
 
 def test_a_new_brand_has_the_default_thresholds_armed(brand):
@@ -118,7 +119,8 @@ def test_email_off_and_no_webhook_means_no_delivery_but_the_alert_is_listed(bran
 def test_changed_thresholds_keep_their_state_and_new_ones_start_armed(brand, admins):
     check(brand, 96)  # 80 and 95 fired
     assert thresholds_update(brand=brand, percents=[50, 95], by=None)
-    assert [(t.percent, t.armed) for t in AlertThreshold.objects.filter(brand=brand)] == [(50, True), (95, False)]
+    rows = AlertThreshold.objects.filter(brand=brand)
+    assert [(t.percent, t.armed) for t in rows] == [(50, True), (95, False)]
     event = check(brand, 96)
     assert event.crossed == [50]  # the new one fires; 95 does not fire again
     assert not thresholds_update(brand=brand, percents=[95, 50], by=None)  # same set: nothing changes
@@ -170,7 +172,8 @@ def test_a_write_refused_by_the_key_limit_fires_every_armed_threshold(brand_fact
     event = alerts_after_writes(full, warnings=cache.warnings, background=False)
     assert event.source == "refusal" and event.crossed == [80, 95, 100] and event.live_keys == 3
     deliveries_send()
-    assert len(mail.outbox) == 1 and "a write was refused because the key limit is reached" in mail.outbox[0].body
+    assert len(mail.outbox) == 1
+    assert "a write was refused because the key limit is reached" in mail.outbox[0].body
     # Refused again and again: no more alerts, and nothing is armed again by a refusal.
     for _ in range(5):
         assert cache.set("still-too-many", 1) is False
@@ -206,7 +209,8 @@ def test_an_import_refused_by_the_key_limit_checks_the_alerts(brand_factory, mem
     assert AlertEvent.objects.get(brand=full).crossed == [80, 95, 100]
 
 
-def test_a_script_refused_by_the_key_limit_checks_the_alerts(brand_factory, member_factory, client, script_pool):
+def test_a_script_refused_by_the_key_limit_checks_the_alerts(brand_factory, member_factory, client,
+                                                             script_pool):
     full = brand_factory("full", max_keys=1)
     client.force_login(member_factory(full, Membership.Role.ADMIN))
     response = client.post(f"/b/{full.slug}/console/",
