@@ -5,9 +5,12 @@ when a write is refused by the key limit (service, key page, console, import).""
 from __future__ import annotations
 
 import io
+import socket
+from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from brands.alerts import (
     AlertChannels,
@@ -225,3 +228,19 @@ def test_refusals_for_other_reasons_do_not_check(brand_factory, django_assert_nu
     assert cache.set("k", "too long") is False
     with django_assert_num_queries(0):
         assert alerts_after_writes(small, warnings=cache.warnings) is None
+
+
+def test_an_email_that_cannot_be_sent_is_retried(brand, admins, settings):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
+    alerts_check_usage(brand, live_keys=80, max_keys=100)
+    now = timezone.now()
+    [failed] = deliveries_send(now=now)
+    assert "ConnectionRefusedError" in failed.error and failed.next_retry_at == now + timedelta(seconds=30)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    [sent] = deliveries_send(now=failed.next_retry_at)
+    assert sent.ok and sent.number == 2 and len(mail.outbox) == 1
+    assert AlertDelivery.objects.get().state == "delivered"
