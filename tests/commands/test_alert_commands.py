@@ -35,8 +35,8 @@ def test_record_usage_sends_the_alert_once(brand_factory, member_factory, django
     assert message.to == ["ops@example.com"] and "reached 100 % of its key limit" in message.subject
 
 
-def test_run_script_refused_by_the_key_limit_alerts(brand_factory, member_factory, django_user_model, script_pool,
-                                                    django_capture_on_commit_callbacks, capsys):
+def test_run_script_refused_by_the_key_limit_alerts(brand_factory, member_factory, django_user_model,
+                                                    script_pool, django_capture_on_commit_callbacks, capsys):
     brand = brand_factory("scripted", max_keys=1)
     admin_with_mail(brand, member_factory, django_user_model)
     old_stdin, sys.stdin = sys.stdin, io.StringIO("cache.set('a', 1); cache.set('b', 2);")
