@@ -173,3 +173,11 @@ def test_the_page_escapes_what_users_typed(client, brand_factory, staff_user):
 
 def test_the_delivery_log_is_staff_only(admin_client):
     assert admin_client.get("/staff/alerts/").status_code == 403
+
+
+def test_the_admin_lists_alerts_read_only(client, brand, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root", password="pw-test-123"))
+    alerts_check_usage(brand, live_keys=100, max_keys=100)
+    for model in ("alertthreshold", "alertchannels", "alertevent", "alertdelivery"):
+        assert client.get(f"/admin/brands/{model}/").status_code == 200
+    assert client.get("/admin/brands/alertevent/add/").status_code == 403
