@@ -44,7 +44,9 @@ def webhook_payload(event: AlertEvent) -> dict:
 
 
 def email_subject(event: AlertEvent) -> str:
-    return f"[cacheadmin] {event.brand.name} reached {event.percent} % of its key limit"
+    # A header cannot hold a line break (Django refuses the message): a name with one is flattened.
+    name = " ".join(event.brand.name.split())
+    return f"[cacheadmin] {name} reached {event.percent} % of its key limit"
 
 
 def email_body(event: AlertEvent) -> str:

@@ -113,6 +113,13 @@ def test_the_email_goes_to_the_admins_with_the_figures(brand, admins, settings):
     assert delivery.state == "delivered" and delivery.attempt_log.get().number == 1
 
 
+def test_a_brand_name_with_a_line_break_still_mails(brand, admins):
+    brand.name = "Two\nlines"
+    brand.save()
+    check(brand, 80)
+    assert mail.outbox[0].subject == "[cacheadmin] Two lines reached 80 % of its key limit"
+
+
 def test_email_off_and_no_webhook_means_no_delivery_but_the_alert_is_listed(brand, admins):
     AlertChannels.objects.create(brand=brand, email_admins=False)
     event = check(brand, 100)

@@ -191,6 +191,9 @@ def test_two_runners_never_send_one_attempt_twice(brand, hooked, receiver):
     ("http://192.168.1.1/", "loopback, private or link-local"),
     ("http://[::ffff:127.0.0.1]/", "loopback, private or link-local"),
     ("http://example.com:99999/", "Not a valid URL"),
+    ("http://0.0.0.0:8000/", "loopback, private or link-local"),
+    ("http://2130706433/", "resolves to 127.0.0.1"),  # 127.0.0.1 written as one number
+    ("http://0x7f.1/", "resolves to 127.0.0.1"),
 ])
 def test_urls_that_are_refused(url, message, settings):
     settings.WEBHOOK_ALLOW_PRIVATE = False
