@@ -251,3 +251,19 @@ def test_an_email_that_cannot_be_sent_is_retried(brand, admins, settings):
     [sent] = deliveries_send(now=failed.next_retry_at)
     assert sent.ok and sent.number == 2 and len(mail.outbox) == 1
     assert AlertDelivery.objects.get().state == "delivered"
+
+
+
+def test_a_crossing_seen_by_two_processes_at_once_notifies_once(brand):
+    """Two web workers read the thresholds (armed) at the same moment, then both see the brand
+    full: the conditional UPDATE (fired_at IS NULL) lets only the first one notify. Replayed
+    here step by step with the second worker's stale rows (SQLite's in-memory test database
+    cannot run the two at once)."""
+    from brands.alerts.crossing import _apply
+
+    stale = list(AlertThreshold.objects.filter(brand=brand))  # worker B's read, all armed
+    first = alerts_check_usage(brand, live_keys=100, max_keys=100)  # worker A wins
+    second = _apply(brand, stale, live_keys=100, max_keys=100, source="refusal", now=timezone.now(),
+                    rearm=False, background=False)
+    assert first.crossed == [80, 95, 100] and second is None
+    assert AlertEvent.objects.filter(brand=brand).count() == 1
