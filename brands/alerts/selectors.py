@@ -18,19 +18,25 @@ DELIVERIES_PER_PAGE = 50
 class BrandAlerts:
     thresholds: list[AlertThreshold]
     events: list[AlertEvent]
+    with_deliveries: bool = True
 
     @property
     def fired(self) -> list[AlertThreshold]:
         return [t for t in self.thresholds if t.fired_at is not None]
 
 
-def brand_alerts(brand, *, events: int = RECENT_EVENTS) -> BrandAlerts:
-    """The brand's thresholds (with state) and its latest alerts with their deliveries: three
-    queries whatever the numbers."""
-    deliveries = Prefetch("deliveries", queryset=AlertDelivery.objects.order_by("channel"))
+def brand_alerts(brand, *, events: int = RECENT_EVENTS, deliveries: bool = True) -> BrandAlerts:
+    """The brand's thresholds (with state) and its latest alerts, with their deliveries unless
+    ``deliveries`` is off (the usage page, which must stay fast, links to them instead): two or
+    three queries whatever the numbers."""
+    rows = AlertEvent.objects.filter(brand=brand)
+    if deliveries:
+        by_channel = AlertDelivery.objects.order_by("channel")
+        rows = rows.prefetch_related(Prefetch("deliveries", queryset=by_channel))
     return BrandAlerts(
         thresholds=list(AlertThreshold.objects.filter(brand=brand)),
-        events=list(AlertEvent.objects.filter(brand=brand).prefetch_related(deliveries)[:events]),
+        events=list(rows[:events]),
+        with_deliveries=deliveries,
     )
 
 

@@ -31,7 +31,8 @@ def usage(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     # The header's bar shows the same figures the page computed: no second round trip.
     context.update(summary=summary, brand_usage=summary.usage)
     context["scripts"] = script_summary(access.brand)  # its own section: _usage_scripts.html
-    context["alerts"] = brand_alerts(access.brand)  # its own section: _usage_alerts.html
+    # Its own section (_usage_alerts.html): the latest five, delivery states on the Alerts page.
+    context["alerts"] = brand_alerts(access.brand, events=5, deliveries=False)
     return render_page(request, "brands/usage.html", context)
 
 
