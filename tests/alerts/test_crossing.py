@@ -24,7 +24,7 @@ from brands.alerts import (
     thresholds_update,
 )
 from brands.cache import BrandCache
-from brands.models import Membership
+from brands.models import AuditEntry, Membership
 from brands.usage import usage_snapshots_record
 from tests.support.htmx import HX
 
@@ -267,3 +267,29 @@ def test_a_crossing_seen_by_two_processes_at_once_notifies_once(brand):
                     rearm=False, background=False)
     assert first.crossed == [80, 95, 100] and second is None
     assert AlertEvent.objects.filter(brand=brand).count() == 1
+
+
+def test_a_restore_refused_by_the_key_limit_checks_the_alerts(client, brand_factory, member_factory):
+    full = brand_factory("restore-full", max_keys=1)
+    client.force_login(member_factory(full, Membership.Role.ADMIN))
+    cache = BrandCache.for_brand(full)
+    cache.set("a", 1, 600)
+    client.post(f"/b/{full.slug}/keys/a/delete/", {"version": cache.key_info("a").version})
+    cache.set("b", 2)
+    entry = AuditEntry.objects.get(brand=full, action="key.delete")
+    client.post(f"/b/{full.slug}/audit/{entry.pk}/restore/")
+    assert not cache.has("a")
+    assert AlertEvent.objects.get(brand=full).source == "refusal"
+
+
+def test_a_bulk_copy_refused_by_the_key_limit_checks_the_alerts(client, brand_factory, member_factory):
+    full = brand_factory("copy-full", max_keys=3)
+    client.force_login(member_factory(full, Membership.Role.ADMIN))
+    cache = BrandCache.for_brand(full)
+    for i in range(2):
+        cache.set(f"a:{i}", i, 600)
+    data = {"prefix": "a:", "target": "b:", "operation": "copy"}
+    expected = cache.bulk_copy("a:", "b:", move=False, dry_run=True).changed
+    client.post(f"/b/{full.slug}/keys/bulk/copy/", {**data, "expected": str(expected)}, **HX)
+    assert cache.live_count() == 3  # one copied, one refused
+    assert AlertEvent.objects.get(brand=full).source == "refusal"
