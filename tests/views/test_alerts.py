@@ -183,3 +183,14 @@ def test_the_admin_lists_alerts_read_only(client, brand, django_user_model):
     for model in ("alertthreshold", "alertchannels", "alertevent", "alertdelivery"):
         assert client.get(f"/admin/brands/{model}/").status_code == 200
     assert client.get("/admin/brands/alertevent/add/").status_code == 403
+
+
+def test_a_deactivated_brand_shows_its_alerts_read_only(admin_client, brand):
+    AlertChannels.objects.create(brand=brand, webhook_url="https://hooks.example.com/a")
+    brand.is_active = False
+    brand.save()
+    page = admin_client.get(url(brand)).content.decode()
+    assert "Save thresholds" not in page and "Save channels" not in page and "New secret" not in page
+    assert "<code>https://hooks.example.com/a</code>" in page
+    assert admin_client.post(url(brand, "thresholds/"), {"thresholds": "10"}).status_code == 403
+    assert percents(brand) == [80, 95, 100]
