@@ -55,3 +55,19 @@ def test_deliver_alerts_with_nothing_due(db):
     out = StringIO()
     call_command("deliver_alerts", stdout=out)
     assert out.getvalue().strip() == "0 attempts: 0 delivered, 0 did not succeed; 0 pending."
+
+
+def test_deliver_alerts_sends_everything_due_in_batches(brand_factory, member_factory, django_user_model,
+                                                        monkeypatch):
+    from brands.alerts import alerts_check_usage
+    from brands.management.commands import deliver_alerts
+
+    monkeypatch.setattr(deliver_alerts, "BATCH", 2)
+    for i in range(5):
+        brand = brand_factory(f"batch-{i}")
+        admin_with_mail(brand, member_factory, django_user_model)
+        alerts_check_usage(brand, live_keys=80, max_keys=100)
+    out = StringIO()
+    call_command("deliver_alerts", stdout=out)
+    assert out.getvalue().strip() == "5 attempts: 5 delivered, 0 did not succeed; 0 pending."
+    assert len(mail.outbox) == 5

@@ -9,6 +9,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from brands.alerts import AlertDelivery, deliveries_send
 
 
+BATCH = 100
+
+
 class Command(BaseCommand):
     help = "Attempt every due quota-alert delivery (e-mail and webhooks), retries included."
 
@@ -22,7 +25,12 @@ class Command(BaseCommand):
         if interval <= 0:
             raise CommandError("--interval must be above 0.")
         while True:
-            attempts = deliveries_send()
+            attempts = []
+            while True:  # every due delivery, a hundred at a time (each attempt moves it ahead)
+                batch = deliveries_send(limit=BATCH)
+                attempts += batch
+                if len(batch) < BATCH:
+                    break
             if attempts or not loop:
                 ok = sum(1 for a in attempts if a.ok)
                 pending = AlertDelivery.objects.filter(state=AlertDelivery.State.PENDING).count()
