@@ -8,7 +8,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from brands.alerts import AlertDelivery, deliveries_send
 
-
 BATCH = 100
 
 
