@@ -42,6 +42,7 @@ urlpatterns = [
     path("b/<slug:slug>/alerts/thresholds/", alert_views.alerts_thresholds, name="brand-alerts-thresholds"),
     path("b/<slug:slug>/alerts/channels/", alert_views.alerts_channels, name="brand-alerts-channels"),
     path("b/<slug:slug>/alerts/secret/", alert_views.alerts_secret, name="brand-alerts-secret"),
+    path("b/<slug:slug>/alerts/test/", alert_views.alerts_test, name="brand-alerts-test"),
     path("staff/alerts/", alert_views.alert_deliveries, name="staff-alert-deliveries"),
     # Key pages. "new/" and "bulk/..." come before the key routes; a key named "new" or "bulk"
     # gets a "~" in its URL (brands.converters).

@@ -19,6 +19,7 @@ here imports views, usage or scripting (usage and the views call in).
 from brands.alerts.config import (
     MAX_THRESHOLDS,
     ChannelsForm,
+    NoWebhook,
     ThresholdsForm,
     channels_for,
     channels_update,
@@ -26,6 +27,7 @@ from brands.alerts.config import (
     thresholds_text,
     thresholds_update,
     webhook_secret_rotate,
+    webhook_test_send,
 )
 from brands.alerts.crossing import (
     alerts_after_writes,
@@ -58,6 +60,7 @@ __all__ = [
     "ChannelsForm",
     "DeliveryAttempt",
     "MonitorAlerts",
+    "NoWebhook",
     "ThresholdsForm",
     "alerts_after_writes",
     "alerts_check_refusal",
@@ -79,4 +82,5 @@ __all__ = [
     "verify",
     "wait_for_background",
     "webhook_secret_rotate",
+    "webhook_test_send",
 ]

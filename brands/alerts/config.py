@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from django import forms
 from django.db import transaction
+from django.utils import timezone
 
-from brands.alerts.models import AlertChannels, AlertThreshold, new_webhook_secret
+from brands.alerts.models import AlertChannels, AlertEvent, AlertThreshold, new_webhook_secret
+from brands.alerts.notify import deliveries_create
 from brands.alerts.webhooks import WebhookURLError, check_url_syntax
 from brands.audit import audit_record
+from brands.cache import BrandCache, CacheUnavailable
 
 MAX_THRESHOLDS = 10
 
@@ -125,3 +128,28 @@ def webhook_secret_rotate(*, brand, by) -> str:
         audit_record(brand=brand, user=by, action="alerts.secret", target="alerts",
                      detail="webhook signing secret replaced")
     return channels.webhook_secret
+
+
+class NoWebhook(ValueError):
+    """A test webhook was asked for a brand without a webhook URL."""
+
+
+def webhook_test_send(*, brand, by) -> AlertEvent:
+    """"Send a test webhook": a ``quota.test`` request with the brand's current usage, signed
+    and delivered (retries, log) like an alert, so admins can check their receiver. Listed on the
+    Alerts page only; no e-mail, no threshold changes state."""
+    channels = channels_for(brand)
+    if not channels.webhook_url:
+        raise NoWebhook("Set a webhook URL first.")
+    try:
+        live_keys = BrandCache.for_brand(brand, raise_unavailable=True).live_count()
+    except CacheUnavailable:
+        live_keys = 0
+    with transaction.atomic():
+        event = AlertEvent.objects.create(brand=brand, at=timezone.now(), percent=0, crossed=[],
+                                          live_keys=live_keys, max_keys=brand.quota.max_keys,
+                                          source=AlertEvent.Source.TEST)
+        deliveries_create(event, background=True, email=False)
+        audit_record(brand=brand, user=by, action="alerts.test", target="alerts",
+                     detail=f"test webhook to {channels.webhook_url}")
+    return event

@@ -69,10 +69,11 @@ class AlertEvent(models.Model):
     class Source(models.TextChoices):
         SNAPSHOT = "snapshot", _("usage recorded")
         REFUSAL = "refusal", _("a write refused by the key limit")
+        TEST = "test", _("a test from the Alerts page")
 
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="alert_events")
     at = models.DateTimeField(db_index=True)
-    percent = models.PositiveSmallIntegerField(help_text=_("The highest threshold crossed."))
+    percent = models.PositiveSmallIntegerField(help_text=_("The highest threshold crossed (0 for a test)."))
     crossed = models.JSONField(default=list, help_text=_("Every threshold crossed, ascending."))
     live_keys = models.PositiveIntegerField()
     max_keys = models.PositiveIntegerField()

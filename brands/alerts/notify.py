@@ -15,6 +15,11 @@ from brands.alerts.models import AlertChannels, AlertDelivery, AlertEvent
 from brands.models import Membership
 
 EVENT_TYPE = "quota.threshold_crossed"
+TEST_EVENT_TYPE = "quota.test"  # "Send a test webhook": same fields, nothing crossed
+
+
+def event_type(event: AlertEvent) -> str:
+    return TEST_EVENT_TYPE if event.source == AlertEvent.Source.TEST else EVENT_TYPE
 
 
 def usage_url(brand) -> str:
@@ -29,7 +34,7 @@ def webhook_payload(event: AlertEvent) -> dict:
     """The webhook's JSON body (docs/webhooks.md documents every field)."""
     brand = event.brand
     return {
-        "type": EVENT_TYPE,
+        "type": event_type(event),
         "event_id": event.pk,
         "occurred_at": event.at.astimezone(UTC).isoformat(),
         "brand": {"id": brand.pk, "slug": brand.slug, "name": brand.name},
@@ -80,13 +85,14 @@ def admin_addresses(brand) -> list[str]:
     return sorted(set(rows))
 
 
-def deliveries_create(event: AlertEvent, *, background: bool) -> list[AlertDelivery]:
-    """One delivery per channel the brand has configured, due now; sent once the transaction
-    commits, on a background thread (``background``) or right away in this thread."""
+def deliveries_create(event: AlertEvent, *, background: bool, email: bool = True) -> list[AlertDelivery]:
+    """One delivery per channel the brand has configured (the webhook only, without ``email``),
+    due now; sent once the transaction commits, on a background thread (``background``) or right
+    away in this thread."""
     channels = AlertChannels.objects.filter(brand=event.brand).first() or AlertChannels(brand=event.brand)
     now = event.at if event.at <= timezone.now() else timezone.now()
     deliveries = []
-    if channels.email_admins:
+    if email and channels.email_admins:
         addresses = admin_addresses(event.brand)
         if addresses:
             deliveries.append(AlertDelivery(
@@ -97,7 +103,7 @@ def deliveries_create(event: AlertEvent, *, background: bool) -> list[AlertDeliv
         body = json.dumps(webhook_payload(event), separators=(",", ":"), ensure_ascii=False)
         deliveries.append(AlertDelivery(
             event=event, channel=AlertDelivery.Channel.WEBHOOK, target=channels.webhook_url,
-            subject=EVENT_TYPE, body=body, next_attempt_at=now, created=now,
+            subject=event_type(event), body=body, next_attempt_at=now, created=now,
         ))
     if not deliveries:
         return []

@@ -25,11 +25,14 @@ class BrandAlerts:
         return [t for t in self.thresholds if t.fired_at is not None]
 
 
-def brand_alerts(brand, *, events: int = RECENT_EVENTS, deliveries: bool = True) -> BrandAlerts:
+def brand_alerts(brand, *, events: int = RECENT_EVENTS, deliveries: bool = True, tests: bool = False,
+                 ) -> BrandAlerts:
     """The brand's thresholds (with state) and its latest alerts, with their deliveries unless
     ``deliveries`` is off (the usage page, which must stay fast, links to them instead): two or
-    three queries whatever the numbers."""
+    three queries whatever the numbers. Test webhooks are listed only with ``tests``."""
     rows = AlertEvent.objects.filter(brand=brand)
+    if not tests:
+        rows = rows.exclude(source=AlertEvent.Source.TEST)
     if deliveries:
         by_channel = AlertDelivery.objects.order_by("channel")
         rows = rows.prefetch_related(Prefetch("deliveries", queryset=by_channel))
@@ -57,7 +60,7 @@ def monitor_alerts(*, recent: int = RECENT_EVENTS) -> MonitorAlerts:
     in_force = sorted(highest.values(), key=lambda item: (-item[1], item[0].slug))
     return MonitorAlerts(
         in_force=in_force,
-        recent=list(AlertEvent.objects.select_related("brand")[:recent]),
+        recent=list(AlertEvent.objects.exclude(source=AlertEvent.Source.TEST).select_related("brand")[:recent]),
         failed_deliveries=AlertDelivery.objects.filter(state=AlertDelivery.State.FAILED).count(),
     )
 

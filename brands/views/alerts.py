@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from brands.access import BrandAccess, brand_view
 from brands.alerts import (
     ChannelsForm,
+    NoWebhook,
     ThresholdsForm,
     brand_alerts,
     channels_for,
@@ -21,6 +22,7 @@ from brands.alerts import (
     thresholds_text,
     thresholds_update,
     webhook_secret_rotate,
+    webhook_test_send,
 )
 from brands.alerts.selectors import CHANNELS, STATES
 from brands.alerts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -32,7 +34,7 @@ TEMPLATE = "brands/alerts.html"
 
 
 def _context(access: BrandAccess, *, thresholds_form: ThresholdsForm | None = None,
-             channels_form: ChannelsForm | None = None) -> dict:
+             channels_form: ChannelsForm | None = None, error: str = "") -> dict:
     channels = channels_for(access.brand) if access.role != "viewer" else None
     if thresholds_form is None:
         thresholds_form = ThresholdsForm(initial={"thresholds": thresholds_text(access.brand)})
@@ -40,11 +42,12 @@ def _context(access: BrandAccess, *, thresholds_form: ThresholdsForm | None = No
         channels_form = ChannelsForm(initial={"email_admins": channels.email_admins,
                                               "webhook_url": channels.webhook_url})
     return {
-        "access": access, "brand": access.brand, "alerts": brand_alerts(access.brand),
+        "access": access, "brand": access.brand, "alerts": brand_alerts(access.brand, tests=True),
         "thresholds_form": thresholds_form, "channels_form": channels_form,
         # The signing secret is for the people who configure the receiver: admins and staff.
         "webhook_secret": channels.webhook_secret if channels is not None else "",
         "signature_header": SIGNATURE_HEADER, "timestamp_header": TIMESTAMP_HEADER,
+        "error": error,  # a refusal that is no form's error
     }
 
 
@@ -99,6 +102,18 @@ def alerts_secret(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     webhook_secret_rotate(brand=access.brand, by=request.user)
     return _saved(request, access, "New webhook secret made: update your receiver; the old one no longer "
                                    "verifies.")
+
+
+@brand_view()
+@require_POST
+def alerts_test(request: HttpRequest, access: BrandAccess) -> HttpResponse:
+    try:
+        webhook_test_send(brand=access.brand, by=request.user)
+    except NoWebhook as exc:
+        audit_refusal(request, "alerts.test", "alerts", str(exc))
+        return _refused(request, access, str(exc), error=str(exc))
+    return _saved(request, access, "Test webhook sent: its outcome is under Latest alerts (reload in a few "
+                                   "seconds).")
 
 
 @staff_required

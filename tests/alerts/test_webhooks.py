@@ -20,6 +20,7 @@ from brands.alerts import (
     AlertChannels,
     AlertDelivery,
     AlertEvent,
+    AlertThreshold,
     alerts_after_writes,
     alerts_check_usage,
     deliveries_send,
@@ -250,3 +251,44 @@ def test_loopback_is_allowed_only_by_the_setting(receiver, settings):
     settings.WEBHOOK_ALLOW_PRIVATE = True
     check_url_syntax(receiver.url)
     assert resolve(receiver.url).address == "127.0.0.1"
+
+
+# ------------------------------------------------------------------------ "Send a test webhook"
+
+
+def test_a_test_webhook_reaches_the_receiver_signed(admin_client, brand, receiver):
+    from django.core import mail
+
+    from brands.models import AuditEntry
+    from tests.support.htmx import HX
+
+    hooked = AlertChannels.objects.create(brand=brand, webhook_url=receiver.url)  # e-mail on too
+    assert "Send a test webhook" in admin_client.get(f"/b/{brand.slug}/alerts/").content.decode()
+    response = admin_client.post(f"/b/{brand.slug}/alerts/test/", **HX)
+    assert json.loads(response["HX-Trigger"])["toast"]["message"].startswith("Test webhook sent")
+    deliveries_send()  # the view's background attempt needs a committed row; here the test sends it
+    [request] = receiver.requests
+    assert documented_verifier()(hooked.webhook_secret, request["headers"], request["body"])
+    payload = json.loads(request["body"])
+    assert (payload["type"], payload["source"], payload["thresholds_crossed"]) == ("quota.test", "test", [])
+    assert request["headers"]["X-Cacheadmin-Event"] == "quota.test"
+    assert mail.outbox == []  # a test goes to the webhook only
+    assert not AlertThreshold.objects.filter(brand=brand, fired_at__isnull=False).exists()
+    audited = AuditEntry.objects.get(brand=brand, action="alerts.test")
+    assert audited.detail == f"test webhook to {receiver.url}"
+    assert '<span class="badge">test</span>' in admin_client.get(f"/b/{brand.slug}/alerts/").content.decode()
+    assert 'No alert so far.' in admin_client.get(f"/b/{brand.slug}/usage/").content.decode()
+    from brands.alerts import monitor_alerts
+
+    assert monitor_alerts().recent == []  # nor on the staff monitor
+
+
+def test_a_test_webhook_needs_a_url_and_a_writer(admin_client, client, brand, member_factory):
+    from brands.models import AuditEntry, Membership
+
+    response = admin_client.post(f"/b/{brand.slug}/alerts/test/")
+    assert response.status_code == 400 and "Set a webhook URL first." in response.content.decode()
+    assert AuditEntry.objects.get(brand=brand, action="alerts.test").outcome == "refused"
+    assert not AlertEvent.objects.exists()
+    client.force_login(member_factory(brand, Membership.Role.VIEWER))
+    assert client.post(f"/b/{brand.slug}/alerts/test/").status_code == 403
