@@ -55,6 +55,7 @@ URLS = [
     ("alerts/thresholds/", 405, 302, lambda b: {"thresholds": "80, 95, 100"}),
     ("alerts/channels/", 405, 302, lambda b: {"email_admins": "on", "webhook_url": ""}),
     ("alerts/secret/", 405, 302, lambda b: {}),
+    ("alerts/test/", 405, 400, lambda b: {}),  # no webhook URL set: refused, with the reason
 ]
 
 ROLES = ["anonymous", "non-member", "viewer", "admin", "staff"]
