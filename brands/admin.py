@@ -8,7 +8,18 @@ from django.shortcuts import redirect
 
 from brands.cache import BrandCache, CacheUnavailable, ping
 from brands.lifecycle import delete_brand
-from brands.models import AuditEntry, Brand, Membership, QuotaSettings, ScriptRun, UsageSnapshot
+from brands.models import (
+    AlertChannels,
+    AlertDelivery,
+    AlertEvent,
+    AlertThreshold,
+    AuditEntry,
+    Brand,
+    Membership,
+    QuotaSettings,
+    ScriptRun,
+    UsageSnapshot,
+)
 
 
 class QuotaSettingsInline(admin.StackedInline):
@@ -172,3 +183,38 @@ class StaffAccessAttemptAdmin(AccessAttemptAdmin):
 if admin.site.is_registered(AccessAttempt):
     admin.site.unregister(AccessAttempt)
 admin.site.register(AccessAttempt, StaffAccessAttemptAdmin)
+
+
+# Quota alerts (brands/alerts): thresholds and channels editable here as on the brand's Alerts page
+# (without its audit entries, like every admin change); alerts and deliveries are a record, read only.
+@admin.register(AlertThreshold)
+class AlertThresholdAdmin(admin.ModelAdmin):
+    list_display = ["brand", "percent", "fired_at"]
+    list_filter = ["percent"]
+    search_fields = ["brand__slug"]
+
+
+@admin.register(AlertChannels)
+class AlertChannelsAdmin(admin.ModelAdmin):
+    list_display = ["brand", "email_admins", "webhook_url", "updated"]
+    search_fields = ["brand__slug", "webhook_url"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "brand", "percent", "live_keys", "max_keys", "source"]
+    list_filter = ["source"]
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["created", "event", "channel", "state", "attempts", "next_attempt_at"]
+    list_filter = ["channel", "state"]

@@ -73,6 +73,10 @@ class Brand(models.Model):
             # Every brand has its quota row from the moment it exists: nothing downstream has
             # to handle a brand without limits.
             QuotaSettings.objects.get_or_create(brand=self)
+            # ... and the default quota alerts (brands/alerts): 80 %, 95 % and 100 % of max_keys.
+            AlertThreshold.objects.bulk_create(
+                [AlertThreshold(brand=self, percent=p) for p in DEFAULT_THRESHOLDS], ignore_conflicts=True
+            )
 
     def write_refusal(self) -> str | None:
         """Why nothing may be written to this brand's cache (and no script run), or None.
@@ -247,3 +251,15 @@ class ScriptRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand_id} run at {self.at:%Y-%m-%d %H:%M:%S} ({'ok' if self.ok else 'error'})"
+
+
+# Quota alerts keep their tables in their own package (brands/alerts/models.py); imported here so
+# they are the app's models and Brand.save can give a new brand its default thresholds.
+from brands.alerts.models import (  # noqa: E402, F401
+    DEFAULT_THRESHOLDS,
+    AlertChannels,
+    AlertDelivery,
+    AlertEvent,
+    AlertThreshold,
+    DeliveryAttempt,
+)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from brands.alerts import alerts_after_writes
 from brands.audit import audit_record, ms_to_datetime
 from brands.cache import BrandCache, BulkReport, Refusal, describe, key_version
 from brands.models import AuditEntry
@@ -97,6 +98,7 @@ def restore_entry(entry: AuditEntry, *, user, cache: BrandCache) -> RestoreOutco
                                    expect_version=expected)
         result_refusal, after = result.refusal, result
     if result_refusal is not None:
+        alerts_after_writes(entry.brand, refusals=[result_refusal])
         reason = _reason(result_refusal, entry, cache)
         refused = audit_record(brand=entry.brand, user=user, action="key.restore", target=key,
                                outcome="refused", detail=f"entry #{entry.pk}: {reason}", restores=entry)
@@ -111,6 +113,7 @@ def restore_entry(entry: AuditEntry, *, user, cache: BrandCache) -> RestoreOutco
 
 def _restore_bulk(entry: AuditEntry, *, user, cache: BrandCache) -> RestoreOutcome:
     report = cache.bulk_restore(entry.undo_token)
+    alerts_after_writes(entry.brand, refusals=report.refused)
     refused = ", ".join(f"{count} {reason.text}" for reason, count in report.refused.items())
     if report.matched == 0:
         message = "Nothing left to restore: every kept key was restored already."

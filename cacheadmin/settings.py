@@ -244,6 +244,27 @@ SCRIPT_BUSY_WAIT_MS = env_int("SCRIPT_BUSY_WAIT_MS", 250)
 SCRIPT_OVERRUN_BUDGET_MS = env_int("SCRIPT_OVERRUN_BUDGET_MS", 10_000)
 SCRIPT_OVERRUN_WINDOW_MS = env_int("SCRIPT_OVERRUN_WINDOW_MS", 60_000)
 
+# Quota alerts (docs/alerts.md, docs/webhooks.md). E-mail goes through Django's mail framework:
+# the console backend (printed to the server's output) unless EMAIL_BACKEND names another, e.g.
+# django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST and friends.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "cacheadmin <cacheadmin@localhost>")
+# Links in alert e-mails and webhook bodies start with this.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# Webhooks: seconds per socket operation, attempts per delivery, the first retry's delay (doubled
+# after each failure), and whether loopback / private / link-local addresses may receive them.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+
 # /metrics accepts a staff session or "Authorization: Bearer <METRICS_TOKEN>" when this is set.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 

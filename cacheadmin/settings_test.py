@@ -33,3 +33,6 @@ STORAGES = {
 # ... and WhiteNoise finds files per request instead of scanning STATIC_ROOT at start (which a
 # fresh clone does not have; it would warn in every test process).
 WHITENOISE_AUTOREFRESH = True
+
+# The webhook tests post to a receiver on 127.0.0.1 (production refuses loopback addresses).
+WEBHOOK_ALLOW_PRIVATE = True

@@ -8,6 +8,7 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from brands.converters import CacheKeyConverter
+from brands.views import alerts as alert_views
 from brands.views import audit as audit_views
 from brands.views import bulk as bulk_views
 from brands.views import bulk_ops as bulk_ops_views
@@ -36,6 +37,13 @@ urlpatterns = [
     path("staff/quotas/", staff_views.quotas, name="staff-quotas"),
     path("staff/quotas/<slug:slug>/edit/", staff_views.quota_edit, name="staff-quota-edit"),
     path("metrics", metrics_views.metrics, name="metrics"),
+    # Quota alerts: a brand's thresholds and channels; the staff delivery log.
+    path("b/<slug:slug>/alerts/", alert_views.alerts, name="brand-alerts"),
+    path("b/<slug:slug>/alerts/thresholds/", alert_views.alerts_thresholds, name="brand-alerts-thresholds"),
+    path("b/<slug:slug>/alerts/channels/", alert_views.alerts_channels, name="brand-alerts-channels"),
+    path("b/<slug:slug>/alerts/secret/", alert_views.alerts_secret, name="brand-alerts-secret"),
+    path("b/<slug:slug>/alerts/test/", alert_views.alerts_test, name="brand-alerts-test"),
+    path("staff/alerts/", alert_views.alert_deliveries, name="staff-alert-deliveries"),
     # Key pages. "new/" and "bulk/..." come before the key routes; a key named "new" or "bulk"
     # gets a "~" in its URL (brands.converters).
     path("b/<slug:slug>/keys/", keys_views.key_browser, name="keys"),

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from brands.alerts import alerts_check_snapshots
 from brands.cache import BrandCache
 from brands.models import Brand, UsageSnapshot
 from brands.usage.levels import brands_usage
@@ -45,6 +46,8 @@ def usage_snapshots_record(*, now: datetime | None = None) -> SnapshotTotals:
         for brand in brands
     ]
     UsageSnapshot.objects.bulk_create(snapshots, batch_size=500)
+    # Quota alerts: thresholds crossed since the last check notify (sent here, not in a request).
+    alerts_check_snapshots(snapshots)
     return SnapshotTotals(
         brands=len(snapshots),
         live_keys=sum(s.live_keys for s in snapshots),

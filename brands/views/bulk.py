@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from brands.access import BrandAccess, brand_view
+from brands.alerts import alerts_after_writes
 from brands.cache import (
     IMPORT_POLICIES,
     BrandCache,
@@ -127,6 +128,8 @@ def keys_import(request: HttpRequest, access: BrandAccess) -> HttpResponse:
         _audit_import(request, upload.name, report, failure)
 
     context.update(report=report, summary=import_summary(report, failure), failure=failure)
+    if not report.dry_run:
+        alerts_after_writes(access.brand, warnings=[reason for _, _, reason in report.refused])
     if failure:
         status = 200 if wants_fragment(request) else 503
         response = render_page(request, TEMPLATE, context, partial="import-step", status=status)

@@ -16,6 +16,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
 from brands.access import BrandAccess, brand_view
+from brands.alerts import alerts_after_writes
 from brands.cache import BrandCache, BulkReport
 from brands.forms import BulkCopyForm, BulkTTLForm, PrefixForm
 from brands.views._audit import audit, audit_refusal, form_errors
@@ -156,6 +157,7 @@ def bulk_copy(request: HttpRequest, access: BrandAccess) -> HttpResponse:
         return _changed_since(request, access, "copy-step", "copy_form", form, preview)
 
     report = cache.bulk_copy(prefix, target, dry_run=False, **options)
+    alerts_after_writes(access.brand, refusals=report.refused)
     refused = _refused_text(report)
     verb = "renamed" if form.move else "copied"
     audit(request, f"bulk.{report.operation}", prefix,

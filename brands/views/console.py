@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
 from brands.access import BrandAccess, brand_view
+from brands.alerts import alerts_after_writes
 from brands.scripting import EXAMPLES, EXAMPLES_BY_SLUG, run_script_execution
 from brands.scripting.history import script_history, script_run_get, script_run_record
 from brands.scripting.outcome import escape_unstorable, result_json_text
@@ -135,6 +136,7 @@ def _run(request: HttpRequest, access: BrandAccess) -> HttpResponse:
         return render_page(request, "brands/console.html", context, status=400)
     execution = run_script_execution(access.brand, code)
     result = execution.result
+    alerts_after_writes(access.brand, warnings=result.get("warnings", ()))
     run = None
     if not execution.refused:
         # A refused run (brand busy, time-limit budget spent, no free worker) ran nothing: it is

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from brands.access import BrandAccess, brand_view
+from brands.alerts import alerts_after_writes
 from brands.audit import value_diff
 from brands.cache import BrandCache, KeyInfo, NotANumberError, Refusal, readable_json
 from brands.forms import IncrementForm, KeyCreateForm, KeyEditForm, VersionForm
@@ -171,6 +172,7 @@ def _recreate(request, access, cache, key, form: KeyEditForm, post: dict) -> Htt
         expiry = int(seen_expiry) if seen_expiry.isdigit() else 0
         outcome = cache.restore_key(key, form.value_json, expiry)
         refusal, result = outcome.refusal, outcome
+    alerts_after_writes(access.brand, warnings=cache.warnings, refusals=[refusal])
     if refusal is Refusal.EXISTS:
         return _conflict(request, access, cache, key, "update", cache.key_info(key),
                          yours_json=form.value_json, post=post)
@@ -281,6 +283,7 @@ def key_create(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     # Creating never overwrites: an existing key is edited on its own page.
     if not cache.set_if_absent(key, form.cleaned_data["value"], form.cleaned_data["ttl"]):
         reason = _refusal(cache, f"a key named {key} already exists")
+        alerts_after_writes(access.brand, warnings=cache.warnings)
         form.add_error("key" if not cache.warnings else None, reason)
         audit_refusal(request, "key.create", key, reason)
         return _render_create(request, access, form, existing=key if not cache.warnings else None)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
+from brands.alerts import monitor_alerts
 from brands.cache import CacheUnavailable, server_info
 from brands.models import Brand
 from brands.usage import (
@@ -142,6 +143,7 @@ def quotas(request: HttpRequest) -> HttpResponse:
         context["server_uptime"] = _uptime(context["server"].uptime_seconds)
     except CacheUnavailable:
         context["server"] = None
+    context["monitor_alerts"] = monitor_alerts()  # its own section: staff/_monitor_alerts.html
     return render_page(request, "staff/quotas.html", context)
 
 

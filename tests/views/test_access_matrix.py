@@ -51,6 +51,11 @@ URLS = [
     ("audit/", 200, 405, lambda b: {}),
     ("audit/?format=csv", 200, 405, lambda b: {}),
     ("members/", 200, 200, lambda b: {"identifier": "nobody-by-this-name", "role": "viewer"}),
+    ("alerts/", 200, 405, lambda b: {}),
+    ("alerts/thresholds/", 405, 302, lambda b: {"thresholds": "80, 95, 100"}),
+    ("alerts/channels/", 405, 302, lambda b: {"email_admins": "on", "webhook_url": ""}),
+    ("alerts/secret/", 405, 302, lambda b: {}),
+    ("alerts/test/", 405, 400, lambda b: {}),  # no webhook URL set: refused, with the reason
 ]
 
 ROLES = ["anonymous", "non-member", "viewer", "admin", "staff"]

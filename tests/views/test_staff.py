@@ -235,8 +235,9 @@ def test_per_request_query_count(client, staff_user, brand_factory, django_asser
     for _ in range(5):
         brand_factory()
     client.get(MONITOR)  # load scripts, warm caches
-    # session, user, brands (with quota and last snapshot in one query)
-    with django_assert_num_queries(3):
+    # session, user, brands (with quota and last snapshot in one query); the alerts section:
+    # thresholds in force, latest alerts, failed deliveries (brands/alerts/selectors.py)
+    with django_assert_num_queries(6):
         client.get(MONITOR)
 
 

@@ -14,6 +14,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from brands.alerts import alerts_after_writes
 from brands.models import Brand
 from brands.scripting import run_script
 from brands.scripting.outcome import result_json_text
@@ -45,6 +46,8 @@ class Command(BaseCommand):
             raise CommandError(refusal, returncode=1)
 
         result = run_script(target, code)
+        # A write refused by the key limit checks the quota alerts; sent before the command exits.
+        alerts_after_writes(target, warnings=result.get("warnings", ()), background=False)
         self.stdout.write(result_json_text(result, indent=2))
         if not result["ok"]:
             sys.exit(1)
