@@ -40,16 +40,18 @@ def test_params_keep_the_view_and_drop_empty_values():
 
 @pytest.fixture
 def brands(brand_factory):
-    """Three brands at 95 %, 50 % and 5 % of their limits; only "mid" has a snapshot."""
+    """Three brands at 95 %, 50 % and 5 % of their limits, each with a snapshot that agrees
+    (the monitor sorts by the last snapshot); "mid"'s is the oldest."""
     figures = {"high": (19, 20), "mid": (10, 20), "low": (5, 100)}
     made = {}
-    for slug, (live, limit) in figures.items():
+    for day, (slug, (live, limit)) in enumerate(figures.items(), start=2):
         brand = made[slug] = brand_factory(slug, max_keys=limit)
         service = BrandCache.for_brand(brand)
         for i in range(live):
             assert service.set(f"k{i}", i)
-    UsageSnapshot.objects.create(brand=made["mid"], taken_at=datetime(2026, 1, 1, tzinfo=UTC), live_keys=1,
-                                 max_keys=20)
+        UsageSnapshot.objects.create(brand=brand, taken_at=datetime(2026, 1, 1 if slug == "mid" else day,
+                                                                     tzinfo=UTC),
+                                     live_keys=live, max_keys=limit)
     return made
 
 
@@ -61,8 +63,7 @@ def brands(brand_factory):
         ("live_keys", "desc", ["high", "mid", "low"]),
         ("max_keys", "desc", ["low", "high", "mid"]),  # ties keep slug order
         ("slug", "asc", ["high", "low", "mid"]),
-        # Never snapshotted goes last in both directions.
-        ("last_snapshot", "desc", ["mid", "high", "low"]),
+        ("last_snapshot", "desc", ["low", "high", "mid"]),
         ("last_snapshot", "asc", ["mid", "high", "low"]),
     ],
 )
@@ -90,8 +91,8 @@ def test_csv_columns_and_values():
     text = quota_csv([_row("a", "Alpha", live=1, limit=3, refused=2, active=False)])
     assert list(csv.reader(io.StringIO(text))) == [
         ["slug", "name", "active", "live_keys", "max_keys", "percent", "level", "refused_writes",
-         "last_snapshot"],
-        ["a", "Alpha", "no", "1", "3", "33.3", "ok", "2", ""],
+         "last_snapshot", "limit_forecast"],
+        ["a", "Alpha", "no", "1", "3", "33.3", "ok", "2", "", ""],
     ]
 
 
