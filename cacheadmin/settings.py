@@ -244,6 +244,10 @@ SCRIPT_BUSY_WAIT_MS = env_int("SCRIPT_BUSY_WAIT_MS", 250)
 SCRIPT_OVERRUN_BUDGET_MS = env_int("SCRIPT_OVERRUN_BUDGET_MS", 10_000)
 SCRIPT_OVERRUN_WINDOW_MS = env_int("SCRIPT_OVERRUN_WINDOW_MS", 60_000)
 
+# Seconds between usage snapshots recorded inside `manage.py runserver` (the Makefile's `run`
+# target sets 60); 0: off. Production records from cron (README); nothing else reads this.
+RECORD_USAGE_EVERY = env_int("RECORD_USAGE_EVERY", 0)
+
 # /metrics accepts a staff session or "Authorization: Bearer <METRICS_TOKEN>" when this is set.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
