@@ -78,7 +78,8 @@ def start_usage_scheduler(every: float, *, stop: threading.Event | None = None) 
     return thread
 
 
-def start_for_runserver(every: int, argv: Sequence[str], environ: Mapping[str, str]) -> threading.Thread | None:
+def start_for_runserver(every: int, argv: Sequence[str],
+                        environ: Mapping[str, str]) -> threading.Thread | None:
     """Called from the app's ready(): starts the scheduler when ``should_start`` says so."""
     if not should_start(every, argv, environ):
         return None
