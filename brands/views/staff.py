@@ -172,6 +172,8 @@ def quotas(request: HttpRequest) -> HttpResponse:
         "columns": [col for col in columns if col["field"] != "name"],
         "name_column": columns[-1],
         "csv_href": f"{reverse('staff-quotas')}?{urlencode({**query.params(page=''), 'format': 'csv'})}",
+        # After a quota is saved the table reloads itself as it is: same sort, filters and page.
+        "table_href": f"{reverse('staff-quotas')}?{urlencode(query.params(page=page.number))}",
         "warning_percent": f"{WARNING_PERCENT:.0f}",
     }
     if wants_fragment(request):
@@ -200,7 +202,7 @@ def quota_edit(request: HttpRequest, slug: str) -> HttpResponse:
                 else f"Quota of {brand.slug} unchanged.")
         if wants_fragment(request):
             # The editor closes (empty swap) and the monitor's table reloads itself on
-            # "quotas-changed", keeping the current sort and filters.
+            # "quotas-changed", keeping the current sort, filters and page.
             response = toast(HttpResponse(""), text)
             return trigger_client_event(response, "quotas-changed", {"slug": brand.slug})
         messages.success(request, text)

@@ -77,8 +77,11 @@ def test_page_links_keep_the_sort_and_filter(staff_client, many):
     assert 'href="/staff/quotas/?q=p0&amp;sort=live_keys&amp;dir=asc"' in html  # first: no page
     assert 'hx-get="/staff/quotas/?q=p0&amp;sort=live_keys&amp;dir=asc&amp;page=3"' in html
     assert 'rel="prev"' in html and 'rel="next"' in html
-    # A new sort starts on page 1; the CSV link exports every page.
+    # A new sort starts on page 1.
     assert 'href="/staff/quotas/?q=p0&amp;sort=slug&amp;dir=asc"' in html
+    # After a quota is saved elsewhere on the page the table reloads this very view.
+    assert ('<div id="quota-table" hx-get="/staff/quotas/?q=p0&amp;sort=live_keys&amp;dir=asc&amp;page=2" '
+            'hx-trigger="quotas-changed from:body"') in html
 
 
 @pytest.mark.parametrize(
