@@ -38,6 +38,9 @@ def test_usage_page_shows_the_bar_and_the_chart(login_page, brand_factory, membe
     expect(meter.locator("svg")).to_have_class(re.compile(r"\bwarning\b"))
     assert meter.locator(".bar-fill").evaluate("e => e.getBoundingClientRect().width") > 0
     expect(page.locator(".usage-percent")).to_have_text("85.0 %")
+    # The forecast: one more key every 6 hours, 3 to go.
+    expect(page.locator("#usage-forecast")).to_contain_text(
+        "At this rate the limit is reached in about 18 hours")
 
     chart = page.get_by_role("img", name=re.compile(r"Live keys of Acme Shop over the last 7 days"))
     expect(chart).to_be_visible()
