@@ -81,7 +81,7 @@ def test_page_links_keep_the_sort_and_filter(staff_client, many):
     assert 'href="/staff/quotas/?q=p0&amp;sort=slug&amp;dir=asc"' in html
     # After a quota is saved elsewhere on the page the table reloads this very view.
     assert ('<div id="quota-table" hx-get="/staff/quotas/?q=p0&amp;sort=live_keys&amp;dir=asc&amp;page=2" '
-            'hx-trigger="quotas-changed from:body"') in html
+            'hx-trigger="quotas-changed from:body" hx-swap="outerHTML" hx-disinherit="hx-swap"') in html
 
 
 @pytest.mark.parametrize(
