@@ -103,8 +103,7 @@ class MonitorQuery:
             near_limit=params.get("near") in {"1", "on", "true"},
             sort=sort if sort in SORT_FIELDS else DEFAULT_SORT,
             direction=direction if direction in {"asc", "desc"} else DEFAULT_DIRECTION,
-            # Digits only ("1e3", "-2", " 3", "²" are not page numbers); 0 is the first page.
-            page=min(max(int(page), 1), MAX_PAGE) if page.isascii() and page.isdigit() else 1,
+            page=_page_number(page),
         )
 
     def params(self, **changes) -> dict[str, str]:
@@ -140,6 +139,16 @@ class MonitorPage:
     @property
     def last_index(self) -> int:
         return min(self.number * self.per_page, self.total)
+
+
+def _page_number(text: str) -> int:
+    # Digits only ("1e3", "-2", " 3", "²" are not page numbers); 0 is the first page; a number
+    # too long to be a page (int() refuses thousands of digits) is the last one.
+    if not (text.isascii() and text.isdigit()):
+        return 1
+    if len(text) > len(str(MAX_PAGE)):
+        return MAX_PAGE
+    return min(max(int(text), 1), MAX_PAGE)
 
 
 def _latest(field: str) -> Subquery:

@@ -141,7 +141,10 @@ def _table_rows(rows: list[QuotaRow]) -> list[dict]:
             "refused": f"{row.refused_writes:,}",
             "taken_iso": taken.isoformat(timespec="seconds") if taken else "",
             "taken": taken.strftime("%Y-%m-%d %H:%M UTC") if taken else "",
-            "limit_words": time_left_words(limit_at - now) if limit_at else "",
+            # A forecast already past (the brand grew slower, or has not been recorded since):
+            # said as such, not as "within the hour".
+            "limit_words": ("" if not limit_at else time_left_words(limit_at - now) if limit_at > now
+                            else "due by the last forecast"),
             "limit_iso": limit_at.isoformat(timespec="seconds") if limit_at else "",
             "limit_at": limit_at.strftime("%Y-%m-%d %H:%M UTC") if limit_at else "",
             # Slugs are [-a-zA-Z0-9_], safe in a path as they are.

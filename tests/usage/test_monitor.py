@@ -24,6 +24,10 @@ from brands.usage import BrandUsage, MonitorQuery, QuotaRow, quota_csv, quota_ro
         # Forged values fall back to the defaults instead of failing or reaching the ORM.
         ("sort=__class__&dir=sideways&near=yes", MonitorQuery()),
         ("q=" + "x" * 500, MonitorQuery(q="x" * 100)),
+        ("page=3&sort=forecast&dir=asc", MonitorQuery(page=3, sort="forecast", direction="asc")),
+        ("page=0", MonitorQuery()),
+        ("page=x", MonitorQuery()),
+        ("page=" + "7" * 5000, MonitorQuery(page=1_000_000)),
     ],
 )
 def test_query_from_params(query_string, expected):
@@ -36,6 +40,10 @@ def test_params_keep_the_view_and_drop_empty_values():
     assert query.params(sort="live_keys", dir="desc") == {"q": "ac", "near": "1", "sort": "live_keys",
                                                           "dir": "desc"}
     assert MonitorQuery().params() == {"sort": "percent", "dir": "desc"}
+    # The page is kept, except the first; any change may reset it.
+    assert MonitorQuery(page=4).params() == {"sort": "percent", "dir": "desc", "page": "4"}
+    assert MonitorQuery(page=4).params(page=1) == {"sort": "percent", "dir": "desc"}
+    assert MonitorQuery(page=4).params(page="") == {"sort": "percent", "dir": "desc"}
 
 
 @pytest.fixture

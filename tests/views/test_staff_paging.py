@@ -94,6 +94,7 @@ def test_page_links_keep_the_sort_and_filter(staff_client, many):
         ({"page": "²"}, "Page 1 of 3"),
         ({"page": "99"}, "Page 3 of 3"),  # past the end: the last page
         ({"page": "9" * 40}, "Page 3 of 3"),
+        ({"page": "9" * 5000}, "Page 3 of 3"),  # beyond what int() converts
         ({"sort": "__class__", "dir": "up", "page": "2"}, "Page 2 of 3"),
         ({"sort": "quota__max_keys"}, "Page 1 of 3"),  # not a sort name, even if the ORM knows it
     ],
@@ -127,6 +128,9 @@ def test_forecast_column_says_it_plainly(staff_client, brand_factory):
     assert slugs_in_order(html) == ["soon", "never"]
     assert "in about 4 days" in html
     assert re.search(r'<time class="muted" datetime="[^"]+" data-local>', html)
+    # A forecast whose date has passed says so.
+    UsageSnapshot.objects.filter(brand=soon).update(limit_at=timezone.now() - timedelta(hours=2))
+    assert "due by the last forecast" in get_table(staff_client, sort="forecast", dir="asc")
 
 
 def test_live_figures_for_the_rows_shown_and_the_page_says_so(staff_client, brand_factory):
