@@ -157,22 +157,19 @@ def _latest(field: str) -> Subquery:
     )
 
 
+# Annotation name -> the field of the brand's last snapshot it reads.
+LATEST = {"last_snapshot": "taken_at", "snapshot_live": "live_keys", "snapshot_refused": "refused_writes",
+          "limit_at": "limit_at"}
+
+
 def _matching(query: MonitorQuery, *fields: str) -> QuerySet:
     """Brands matching the filters, annotated with the last-snapshot ``fields`` needed (each is
     a correlated subquery, computed for every brand the query looks at)."""
-    annotations = {
-        "last_snapshot": lambda: _latest("taken_at"),
-        "snapshot_live": lambda: _latest("live_keys"),
-        "snapshot_refused": lambda: _latest("refused_writes"),
-        "limit_at": lambda: _latest("limit_at"),
-    }
-    brands = Brand.objects.all()
     needed = set(fields)
     if query.near_limit or "snapshot_percent" in needed:
         needed.add("snapshot_live")
-    for name in ("last_snapshot", "snapshot_live", "snapshot_refused", "limit_at"):
-        if name in needed:
-            brands = brands.annotate(**{name: annotations[name]()})
+    brands = Brand.objects.annotate(**{name: _latest(field) for name, field in LATEST.items()
+                                       if name in needed})
     if "snapshot_live" in needed:
         brands = brands.annotate(snapshot_percent=Cast(F("snapshot_live"), FloatField()) * 100.0
                                  / NullIf(F("quota__max_keys"), 0))
@@ -189,9 +186,6 @@ def _ordered(brands: QuerySet, query: MonitorQuery) -> QuerySet:
     column = F(SORT_FIELDS[query.sort])
     order = column.desc(nulls_last=True) if query.direction == "desc" else column.asc(nulls_last=True)
     return brands.order_by(order, "slug")
-
-
-ALL_FIELDS = ("last_snapshot", "snapshot_live", "snapshot_refused", "limit_at")
 
 
 def _rows(brands: list[Brand]) -> list[QuotaRow]:
@@ -214,7 +208,7 @@ def quota_page(query: MonitorQuery | None = None, *, per_page: int = PER_PAGE) -
     ordered = _ordered(_matching(query, sort_field), query)
     ids = list(ordered.values_list("pk", flat=True)[offset:offset + per_page])
     by_id = {brand.pk: brand for brand in
-             _matching(MonitorQuery(), *ALL_FIELDS).select_related("quota").filter(pk__in=ids)}
+             _matching(MonitorQuery(), *LATEST).select_related("quota").filter(pk__in=ids)}
     return MonitorPage(rows=_rows([by_id[pk] for pk in ids if pk in by_id]), number=number, total=total,
                        per_page=per_page)
 
@@ -223,7 +217,7 @@ def quota_rows(query: MonitorQuery | None = None) -> list[QuotaRow]:
     """Every brand matching the filters, in the monitor's order, with live figures (the CSV
     export): one query and one Redis pipeline. Raises CacheUnavailable when Redis is down."""
     query = query or MonitorQuery()
-    return _rows(list(_ordered(_matching(query, *ALL_FIELDS).select_related("quota"), query)))
+    return _rows(list(_ordered(_matching(query, *LATEST).select_related("quota"), query)))
 
 
 def quota_csv(rows: Iterable[QuotaRow]) -> str:
