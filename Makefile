@@ -26,12 +26,13 @@ $(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
 runtime: $(RUNTIME_STAMP)
 setup: $(DEV_STAMP)
 
-# Development server; DEBUG defaults to on here (and only here).
+# Development server; DEBUG defaults to on here (and only here), and it records usage snapshots
+# every RECORD_USAGE_EVERY seconds (60; 0 turns it off) instead of cron.
 run: $(RUNTIME_STAMP)
 	$(PY) -m cacheadmin.secret_key
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	DEBUG=$${DEBUG:-1} RECORD_USAGE_EVERY=$${RECORD_USAGE_EVERY:-60} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Production-like: DEBUG off, gunicorn (cacheadmin/gunicorn.conf.py), WhiteNoise static files.
 serve: $(RUNTIME_STAMP)

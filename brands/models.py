@@ -183,6 +183,9 @@ class UsageSnapshot(models.Model):
     max_keys = models.PositiveIntegerField()
     stored_bytes = models.PositiveBigIntegerField(default=0)
     refused_writes = models.PositiveBigIntegerField(default=0)
+    # The forecast as of this snapshot (brands/usage/forecast.py): when the key limit is reached
+    # at the trend of the 7 days up to it; null when there is none. The staff monitor sorts by it.
+    limit_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-taken_at"]

@@ -264,6 +264,9 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# Seconds between usage snapshots recorded inside `manage.py runserver` (the Makefile's `run`
+# target sets 60); 0: off. Production records from cron (README); nothing else reads this.
+RECORD_USAGE_EVERY = env_int("RECORD_USAGE_EVERY", 0)
 
 # /metrics accepts a staff session or "Authorization: Bearer <METRICS_TOKEN>" when this is set.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

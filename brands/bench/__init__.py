@@ -7,6 +7,7 @@ never imported by it.
     scripting.py  script executions through the worker pool
     pages.py      real requests to the heaviest pages through Django's test client
     fairness.py   a quiet brand's script latency while another brand floods the runner
+    monitor.py    the staff quota monitor with 10,000 brands
     runner.py     one run of all of them
     report.py     the plain-text report
 
@@ -14,7 +15,8 @@ What is measured and how is documented in each module and in the README's Benchm
 """
 
 from brands.bench.config import BenchConfig
-from brands.bench.report import format_fairness_only, format_report
-from brands.bench.runner import run, run_fairness_only
+from brands.bench.report import format_fairness_only, format_monitor_only, format_report
+from brands.bench.runner import run, run_fairness_only, run_monitor_only
 
-__all__ = ["BenchConfig", "format_fairness_only", "format_report", "run", "run_fairness_only"]
+__all__ = ["BenchConfig", "format_fairness_only", "format_monitor_only", "format_report", "run",
+           "run_fairness_only", "run_monitor_only"]

@@ -5,8 +5,8 @@ Three pages, each timed as a median and p95 over repeated requests after a warm-
 - the key browser's first page on a brand of 50,000 keys,
 - the usage page of that brand (live count, namespace summary, stored bytes, a week of
   five-minute snapshots drawn as a chart),
-- the staff quota monitor with 1,000 extra brands (one query and one Redis pipeline however
-  many brands there are).
+- the staff quota monitor with 1,000 extra brands (a page of 50: five queries and one Redis
+  pipeline however many brands there are; 10,000 brands are ``monitor.py``'s job).
 
 Everything is created here and deleted here, on success or failure: brands whose slug starts
 with a prefix unique to the run, their keys (written through the service, with a TTL, so even a

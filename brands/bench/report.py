@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from brands.bench.fairness import format_fairness
+from brands.bench.monitor import format_monitor
 
 
 def _row(cells: list[str], widths: list[int], *, text_columns: int = 1) -> str:
@@ -84,6 +85,9 @@ def format_report(r: dict) -> str:
             if label == "fairness":
                 lines += ["  " + line for line in format_fairness(figures)]
                 continue
+            if label == "monitor":
+                lines += ["  " + line for line in format_monitor(figures)]
+                continue
             lines.append(f"  {label}:")
             lines += [f"    {key}: {json.dumps(value)}" for key, value in figures.items()]
 
@@ -136,3 +140,14 @@ def format_bulk(b: dict) -> list[str]:
         lines.append(f"    peak RSS, {label}: {figures['peak_rss_mib']:,.1f} MiB (process at start "
                      f"{figures['rss_before_mib']:,.1f} MiB), {figures['seconds']} s, {outcome}")
     return lines
+
+
+def format_monitor_only(r: dict) -> str:
+    env = r["environment"]
+    return "\n".join([
+        f"cache_bench --monitor  {env['date']}",
+        f"machine: {env['platform']} ({env['machine']}), {env['cpu_count']} CPUs, {env['memory_gib']} GiB",
+        f"Python {env['python']}, Redis {env['redis']}, {env['redis_connection']}",
+        "",
+        *format_monitor(r["monitor"]),
+    ])

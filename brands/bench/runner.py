@@ -17,6 +17,7 @@ from brands.bench.bulk import bulk_benchmarks
 from brands.bench.cache import run_cache_benchmarks
 from brands.bench.config import BenchConfig
 from brands.bench.fairness import run_fairness_benchmark
+from brands.bench.monitor import monitor_benchmark
 from brands.bench.pages import page_benchmarks
 from brands.bench.scripting import run_script_benchmarks
 from brands.cache import redis_client, server_environment
@@ -27,6 +28,7 @@ OTHER_BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "scripting": run_script_benchmarks,
     "pages": page_benchmarks,
     "fairness": run_fairness_benchmark,
+    "monitor": monitor_benchmark,
     "bulk": bulk_benchmarks,
 }
 
@@ -72,3 +74,8 @@ def run(config: BenchConfig, progress: Callable[[str], None] = lambda message: N
 def run_fairness_only(quick: bool) -> dict:
     """``cache_bench --fairness``: the environment and the fair-scheduling figures alone."""
     return {"environment": environment(redis_client()), "fairness": run_fairness_benchmark(quick)}
+
+
+def run_monitor_only(quick: bool) -> dict:
+    """``cache_bench --monitor``: the environment and the staff monitor at 10,000 brands alone."""
+    return {"environment": environment(redis_client()), "monitor": monitor_benchmark(quick)}

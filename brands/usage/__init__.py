@@ -5,13 +5,16 @@ quota editing and metrics. Reads go through the cache service; nothing here talk
     report.py     the usage page's live figures (UsageSummary)
     chart.py      the usage page's chart from UsageSnapshot rows
     snapshots.py  recording and pruning UsageSnapshot rows (record_usage)
-    monitor.py    the staff quota monitor's rows, sorting, filters and CSV
+    forecast.py   when a brand reaches its key limit at the trend of its last 7 days of snapshots
+    scheduler.py  recording snapshots every N seconds inside the development server (make run)
+    monitor.py    the staff quota monitor's rows, sorting, paging, filters and CSV
     quota.py      the staff quota editor's form and write
     metrics.py    the Prometheus exposition (/metrics)
     scripts.py    script executions by outcome and their p50 / p95 duration (usage page, /metrics)
 """
 
 from brands.usage.chart import DEFAULT_PERIOD, MAX_CHART_POINTS, PERIOD_LABELS, UsageChart, usage_chart
+from brands.usage.forecast import Forecast, brand_forecast, time_left_words
 from brands.usage.levels import (
     CRITICAL_PERCENT,
     LEVEL_MEANINGS,
@@ -28,7 +31,7 @@ from brands.usage.levels import (
     usage_level,
 )
 from brands.usage.metrics import metrics_text
-from brands.usage.monitor import MonitorQuery, QuotaRow, quota_csv, quota_rows
+from brands.usage.monitor import MonitorPage, MonitorQuery, QuotaRow, quota_csv, quota_page, quota_rows
 from brands.usage.quota import QUOTA_FIELDS, QuotaSettingsForm, quota_settings_update
 from brands.usage.report import UsageSummary, usage_summary
 from brands.usage.scripts import OUTCOME_LABELS, ScriptSummary, script_summaries, script_summary
@@ -46,6 +49,8 @@ __all__ = [
     "QUOTA_FIELDS",
     "WARNING_PERCENT",
     "BrandUsage",
+    "Forecast",
+    "MonitorPage",
     "MonitorQuery",
     "QuotaRow",
     "QuotaSettingsForm",
@@ -54,6 +59,7 @@ __all__ = [
     "UsageChart",
     "UsageSummary",
     "bar_percent",
+    "brand_forecast",
     "level_word",
     "brands_usage",
     "metrics_text",
@@ -61,10 +67,12 @@ __all__ = [
     "percent_used",
     "percent_value",
     "quota_csv",
+    "quota_page",
     "quota_rows",
     "quota_settings_update",
     "script_summaries",
     "script_summary",
+    "time_left_words",
     "usage_chart",
     "usage_level",
     "usage_snapshots_prune",

@@ -22,13 +22,16 @@ from brands.cache import CacheUnavailable, server_info
 from brands.models import Brand
 from brands.usage import (
     WARNING_PERCENT,
+    MonitorPage,
     MonitorQuery,
     QuotaRow,
     QuotaSettingsForm,
     brands_usage,
     quota_csv,
+    quota_page,
     quota_rows,
     quota_settings_update,
+    time_left_words,
 )
 from brands.views._htmx import render_page, toast, wants_fragment
 
@@ -40,7 +43,11 @@ COLUMNS = (
     ("percent", "Used", True),
     ("refused_writes", "Refused writes", True),
     ("last_snapshot", "Last snapshot", True),
+    ("forecast", "Limit reached", True),
 )
+# The first click on a column sorts it this way (numeric: descending, text: ascending) unless
+# named here: the forecast's useful order is "reaches the limit soonest" first.
+FIRST_DIRECTION = {"forecast": "asc"}
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -60,20 +67,43 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 def _columns(query: MonitorQuery) -> list[dict]:
     base = reverse("staff-quotas")
     columns = []
-    for field, heading, numeric in COLUMNS:
+    # The brand column sorts by slug; its "name" link (same cell) by name.
+    for field, heading, numeric in (*COLUMNS, ("name", "name", False)):
         active = query.sort == field
         if active:
             next_dir = "asc" if query.direction == "desc" else "desc"
         else:
-            next_dir = "desc" if numeric else "asc"
+            next_dir = FIRST_DIRECTION.get(field, "desc" if numeric else "asc")
         columns.append({
             "field": field,
             "heading": heading,
             "numeric": numeric,
-            "href": f"{base}?{urlencode(query.params(sort=field, dir=next_dir))}",
+            # A new sort starts on the first page.
+            "href": f"{base}?{urlencode(query.params(sort=field, dir=next_dir, page=''))}",
             "aria_sort": ("descending" if query.direction == "desc" else "ascending") if active else "",
         })
     return columns
+
+
+def _pager(query: MonitorQuery, page: MonitorPage) -> dict:
+    """Links to the first, previous, next and last pages, keeping the sort and filters."""
+    base = reverse("staff-quotas")
+
+    def href(number: int) -> str:
+        return f"{base}?{urlencode(query.params(page=number))}"
+
+    last = page.num_pages
+    return {
+        "number": page.number,
+        "num_pages": last,
+        "first_index": f"{page.first_index:,}",
+        "last_index": f"{page.last_index:,}",
+        "total": f"{page.total:,}",
+        "first": href(1) if page.number > 1 else "",
+        "previous": href(page.number - 1) if page.number > 1 else "",
+        "next": href(page.number + 1) if page.number < last else "",
+        "last": href(last) if page.number < last else "",
+    }
 
 
 def _uptime(seconds: int) -> str:
@@ -93,10 +123,12 @@ def _table_rows(rows: list[QuotaRow]) -> list[dict]:
     usage_url = reverse("usage", args=["__slug__"])
     edit_url = reverse("staff-quota-edit", args=["__slug__"])
     brand_url = reverse("staff-brand-edit", args=["__slug__"])
+    now = timezone.now()
     table = []
     for row in rows:
         # UTC, labelled; the browser shows it in its own zone (static/js/app.js, <time data-local>).
         taken = row.last_snapshot.astimezone(UTC) if row.last_snapshot else None
+        limit_at = row.limit_at.astimezone(UTC) if row.limit_at else None
         table.append({
             "slug": row.slug,
             "name": row.name,
@@ -110,6 +142,12 @@ def _table_rows(rows: list[QuotaRow]) -> list[dict]:
             "refused": f"{row.refused_writes:,}",
             "taken_iso": taken.isoformat(timespec="seconds") if taken else "",
             "taken": taken.strftime("%Y-%m-%d %H:%M UTC") if taken else "",
+            # A forecast already past (the brand grew slower, or has not been recorded since):
+            # said as such, not as "within the hour".
+            "limit_words": ("" if not limit_at else time_left_words(limit_at - now) if limit_at > now
+                            else "due by the last forecast"),
+            "limit_iso": limit_at.isoformat(timespec="seconds") if limit_at else "",
+            "limit_at": limit_at.strftime("%Y-%m-%d %H:%M UTC") if limit_at else "",
             # Slugs are [-a-zA-Z0-9_], safe in a path as they are.
             "usage_url": usage_url.replace("__slug__", row.slug),
             "edit_url": edit_url.replace("__slug__", row.slug),
@@ -122,17 +160,24 @@ def _table_rows(rows: list[QuotaRow]) -> list[dict]:
 @require_GET
 def quotas(request: HttpRequest) -> HttpResponse:
     query = MonitorQuery.from_params(request.GET)
-    rows = quota_rows(query)
     if request.GET.get("format") == "csv":
-        response = HttpResponse(quota_csv(rows), content_type="text/csv; charset=utf-8")
+        # Every matching brand, not only the page shown.
+        response = HttpResponse(quota_csv(quota_rows(query)), content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="quotas-{stamp}.csv"'
         return response
+    page = quota_page(query)
+    columns = _columns(query)
     context = {
-        "rows": _table_rows(rows),
+        "rows": _table_rows(page.rows),
+        "page": page,
+        "pager": _pager(query, page),
         "query": query,
-        "columns": _columns(query),
-        "csv_href": f"{reverse('staff-quotas')}?{urlencode({**query.params(), 'format': 'csv'})}",
+        "columns": [col for col in columns if col["field"] != "name"],
+        "name_column": columns[-1],
+        "csv_href": f"{reverse('staff-quotas')}?{urlencode({**query.params(page=''), 'format': 'csv'})}",
+        # After a quota is saved the table reloads itself as it is: same sort, filters and page.
+        "table_href": f"{reverse('staff-quotas')}?{urlencode(query.params(page=page.number))}",
         "warning_percent": f"{WARNING_PERCENT:.0f}",
     }
     if wants_fragment(request):
@@ -162,7 +207,7 @@ def quota_edit(request: HttpRequest, slug: str) -> HttpResponse:
                 else f"Quota of {brand.slug} unchanged.")
         if wants_fragment(request):
             # The editor closes (empty swap) and the monitor's table reloads itself on
-            # "quotas-changed", keeping the current sort and filters.
+            # "quotas-changed", keeping the current sort, filters and page.
             response = toast(HttpResponse(""), text)
             return trigger_client_event(response, "quotas-changed", {"slug": brand.slug})
         messages.success(request, text)

@@ -9,7 +9,14 @@ from django.views.decorators.http import require_GET
 
 from brands.access import BrandAccess, brand_view
 from brands.alerts import brand_alerts
-from brands.usage import DEFAULT_PERIOD, PERIOD_LABELS, script_summary, usage_chart, usage_summary
+from brands.usage import (
+    DEFAULT_PERIOD,
+    PERIOD_LABELS,
+    brand_forecast,
+    script_summary,
+    usage_chart,
+    usage_summary,
+)
 from brands.views._htmx import brand_usage_or_none, render_page, wants_fragment
 
 
@@ -33,6 +40,8 @@ def usage(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     context["scripts"] = script_summary(access.brand)  # its own section: _usage_scripts.html
     # Its own section (_usage_alerts.html): the latest five, delivery states on the Alerts page.
     context["alerts"] = brand_alerts(access.brand, events=5, deliveries=False)
+    # Its own section too: _usage_forecast.html.
+    context["forecast"] = brand_forecast(access.brand, live_keys=summary.usage.live_keys)
     return render_page(request, "brands/usage.html", context)
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from brands.audit import audit_record
 from brands.cache import BrandCache
 from brands.models import Brand, Membership, UsageSnapshot
+from brands.usage import usage_snapshots_record
 
 DEMO_PASSWORD = "demo-pass-2024"
 
@@ -117,6 +118,8 @@ def build_demo(brand_factory, user_factory) -> Demo:
     _snapshots(others[0], start=22, end=39)
     _snapshots(others[1], start=10, end=25)
     _snapshots(others[2], start=12, end=12)
+    # One more, as record_usage takes it: the staff monitor's forecasts ("Limit reached").
+    usage_snapshots_record()
 
     # The same actions and wording the views record (brands/views/keys.py).
     for action, target, outcome, detail in [

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from brands.cache import BrandCache
 from brands.models import UsageSnapshot
+from brands.usage import usage_snapshots_record
 
 pytestmark = pytest.mark.browser
 
@@ -37,6 +38,9 @@ def test_usage_page_shows_the_bar_and_the_chart(login_page, brand_factory, membe
     expect(meter.locator("svg")).to_have_class(re.compile(r"\bwarning\b"))
     assert meter.locator(".bar-fill").evaluate("e => e.getBoundingClientRect().width") > 0
     expect(page.locator(".usage-percent")).to_have_text("85.0 %")
+    # The forecast: one more key every 6 hours, 3 to go.
+    expect(page.locator("#usage-forecast")).to_contain_text(
+        "At this rate the limit is reached in about 18 hours")
 
     chart = page.get_by_role("img", name=re.compile(r"Live keys of Acme Shop over the last 7 days"))
     expect(chart).to_be_visible()
@@ -52,6 +56,7 @@ def test_usage_page_shows_the_bar_and_the_chart(login_page, brand_factory, membe
 def test_staff_monitor_sorts_by_percent_used(login_page, brand_factory, staff_user):
     for slug, limit, used in [("alpha", 100, 10), ("bravo", 10, 9), ("charlie", 20, 10)]:
         fill(brand_factory(slug, max_keys=limit), used)
+    usage_snapshots_record()  # the monitor sorts by each brand's last snapshot
     page = login_page(staff_user)
 
     page.goto("/staff/quotas/")

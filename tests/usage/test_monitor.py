@@ -24,6 +24,10 @@ from brands.usage import BrandUsage, MonitorQuery, QuotaRow, quota_csv, quota_ro
         # Forged values fall back to the defaults instead of failing or reaching the ORM.
         ("sort=__class__&dir=sideways&near=yes", MonitorQuery()),
         ("q=" + "x" * 500, MonitorQuery(q="x" * 100)),
+        ("page=3&sort=forecast&dir=asc", MonitorQuery(page=3, sort="forecast", direction="asc")),
+        ("page=0", MonitorQuery()),
+        ("page=x", MonitorQuery()),
+        ("page=" + "7" * 5000, MonitorQuery(page=1_000_000)),
     ],
 )
 def test_query_from_params(query_string, expected):
@@ -36,20 +40,26 @@ def test_params_keep_the_view_and_drop_empty_values():
     assert query.params(sort="live_keys", dir="desc") == {"q": "ac", "near": "1", "sort": "live_keys",
                                                           "dir": "desc"}
     assert MonitorQuery().params() == {"sort": "percent", "dir": "desc"}
+    # The page is kept, except the first; any change may reset it.
+    assert MonitorQuery(page=4).params() == {"sort": "percent", "dir": "desc", "page": "4"}
+    assert MonitorQuery(page=4).params(page=1) == {"sort": "percent", "dir": "desc"}
+    assert MonitorQuery(page=4).params(page="") == {"sort": "percent", "dir": "desc"}
 
 
 @pytest.fixture
 def brands(brand_factory):
-    """Three brands at 95 %, 50 % and 5 % of their limits; only "mid" has a snapshot."""
+    """Three brands at 95 %, 50 % and 5 % of their limits, each with a snapshot that agrees
+    (the monitor sorts by the last snapshot); "mid"'s is the oldest."""
     figures = {"high": (19, 20), "mid": (10, 20), "low": (5, 100)}
     made = {}
-    for slug, (live, limit) in figures.items():
+    for day, (slug, (live, limit)) in enumerate(figures.items(), start=2):
         brand = made[slug] = brand_factory(slug, max_keys=limit)
         service = BrandCache.for_brand(brand)
         for i in range(live):
             assert service.set(f"k{i}", i)
-    UsageSnapshot.objects.create(brand=made["mid"], taken_at=datetime(2026, 1, 1, tzinfo=UTC), live_keys=1,
-                                 max_keys=20)
+        UsageSnapshot.objects.create(brand=brand, taken_at=datetime(2026, 1, 1 if slug == "mid" else day,
+                                                                     tzinfo=UTC),
+                                     live_keys=live, max_keys=limit)
     return made
 
 
@@ -61,8 +71,7 @@ def brands(brand_factory):
         ("live_keys", "desc", ["high", "mid", "low"]),
         ("max_keys", "desc", ["low", "high", "mid"]),  # ties keep slug order
         ("slug", "asc", ["high", "low", "mid"]),
-        # Never snapshotted goes last in both directions.
-        ("last_snapshot", "desc", ["mid", "high", "low"]),
+        ("last_snapshot", "desc", ["low", "high", "mid"]),
         ("last_snapshot", "asc", ["mid", "high", "low"]),
     ],
 )
@@ -90,8 +99,8 @@ def test_csv_columns_and_values():
     text = quota_csv([_row("a", "Alpha", live=1, limit=3, refused=2, active=False)])
     assert list(csv.reader(io.StringIO(text))) == [
         ["slug", "name", "active", "live_keys", "max_keys", "percent", "level", "refused_writes",
-         "last_snapshot"],
-        ["a", "Alpha", "no", "1", "3", "33.3", "ok", "2", ""],
+         "last_snapshot", "limit_forecast"],
+        ["a", "Alpha", "no", "1", "3", "33.3", "ok", "2", "", ""],
     ]
 
 

@@ -105,7 +105,12 @@ def three(brand_factory):
     fill(mid, 8)  # 80 %
     fill(high, 19)  # 95 %
     BrandCache.for_brand(low).set("big", "x" * 600)  # one refused write
-    UsageSnapshot.objects.create(brand=mid, taken_at="2026-01-01T00:00:00Z", live_keys=1, max_keys=10)
+    # The monitor sorts and filters by each brand's last snapshot (live figures for the rows
+    # shown): snapshots that agree with the live figures, taken at different times.
+    UsageSnapshot.objects.create(brand=low, taken_at="2026-01-03T00:00:00Z", live_keys=5, max_keys=100,
+                                 refused_writes=1)
+    UsageSnapshot.objects.create(brand=mid, taken_at="2026-01-01T00:00:00Z", live_keys=8, max_keys=10)
+    UsageSnapshot.objects.create(brand=high, taken_at="2026-01-02T00:00:00Z", live_keys=19, max_keys=20)
     return low, mid, high
 
 
@@ -119,7 +124,6 @@ def test_monitor_lists_every_brand_with_live_figures(client, staff_user, three):
     assert "95.0 %" in html and "80.0 %" in html and "5.0 %" in html
     # Times in UTC, labelled; the browser shows them in its own zone.
     assert '<time datetime="2026-01-01T00:00:00+00:00" data-local>2026-01-01 00:00 UTC</time>' in html
-    assert "never" in html
     # The same words for the levels as every page: ok has none.
     assert ">critical</span>" in html and ">near limit</span>" in html
     # The Redis panel.
@@ -137,8 +141,10 @@ def test_monitor_lists_every_brand_with_live_figures(client, staff_user, three):
         ("max_keys", "desc", ["low", "high", "mid"]),
         ("percent", "asc", ["low", "mid", "high"]),
         ("refused_writes", "desc", ["low", "high", "mid"]),
-        ("last_snapshot", "desc", ["mid", "high", "low"]),  # never-snapshotted last, by slug
+        ("last_snapshot", "desc", ["low", "high", "mid"]),
         ("last_snapshot", "asc", ["mid", "high", "low"]),
+        ("name", "asc", ["high", "low", "mid"]),  # Highway, Low Co, Middle
+        ("name", "desc", ["mid", "low", "high"]),
         ("bogus", "sideways", ["high", "mid", "low"]),  # unknown values: the default sort
     ],
 )
@@ -146,8 +152,8 @@ def test_sorting_htmx_partial(client, staff_user, three, sort, direction, expect
     client.force_login(staff_user)
     response = client.get(MONITOR, {"sort": sort, "dir": direction}, HTTP_HX_REQUEST="true")
     html = response.content.decode()
-    assert html.lstrip().startswith('<div id="quota-table">')
-    assert "<html" not in html and "Redis" not in html
+    assert html.lstrip().startswith('<div id="quota-table"')
+    assert "<html" not in html and "redis-heading" not in html  # no Redis panel
     assert slugs_in_order(html) == expected
 
 
@@ -181,10 +187,12 @@ def test_csv_export(client, staff_user, three, brand_factory):
     assert response["Content-Disposition"].startswith('attachment; filename="quotas-')
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == ["slug", "name", "active", "live_keys", "max_keys", "percent", "level",
-                       "refused_writes", "last_snapshot"]
+                       "refused_writes", "last_snapshot", "limit_forecast"]
     assert [row[0] for row in rows[1:]] == ["evil", "high", "low", "mid"]
     by_slug = {row[0]: row for row in rows[1:]}
-    assert by_slug["high"] == ["high", "Highway", "yes", "19", "20", "95.0", "critical", "0", ""]
+    assert by_slug["high"] == ["high", "Highway", "yes", "19", "20", "95.0", "critical", "0",
+                               "2026-01-02T00:00:00+00:00", ""]
+    assert by_slug["evil"][8] == ""  # never snapshotted
     assert by_slug["low"][3:8] == ["5", "100", "5.0", "ok", "1"]
     assert by_slug["mid"][6] == "near limit" and by_slug["mid"][8] == "2026-01-01T00:00:00+00:00"
     assert by_slug["evil"][1].startswith("'=")  # no formula runs in a spreadsheet
@@ -221,8 +229,9 @@ def test_constant_queries_and_one_pipeline_per_request(client, staff_user, brand
     big_queries, big_redis = measure(client, monkeypatch)
     assert Brand.objects.count() == 30
     assert small_queries == big_queries
-    # Six requests: one pipeline each (brands_usage), whatever the number of brands.
-    assert small_redis.pipelines == big_redis.pipelines == 6
+    # Six requests: one pipeline each (brands_usage for the rows shown), whatever the number of
+    # brands; none for the near-limit view, empty here (no brand has a snapshot).
+    assert small_redis.pipelines == big_redis.pipelines == 5
     # Besides that only the Redis panel's INFO (four full pages; on a cluster CLUSTER NODES and
     # an INFO per primary) and script loading, if any.
     assert small_redis.commands == big_redis.commands
@@ -235,9 +244,10 @@ def test_per_request_query_count(client, staff_user, brand_factory, django_asser
     for _ in range(5):
         brand_factory()
     client.get(MONITOR)  # load scripts, warm caches
-    # session, user, brands (with quota and last snapshot in one query); the alerts section:
-    # thresholds in force, latest alerts, failed deliveries (brands/alerts/selectors.py)
-    with django_assert_num_queries(6):
+    # session, user, then the page: the count, the page's ids in order, its brands with their
+    # quota and last-snapshot figures; the alerts section: thresholds in force, latest alerts,
+    # failed deliveries (brands/alerts/selectors.py)
+    with django_assert_num_queries(8):
         client.get(MONITOR)
 
 

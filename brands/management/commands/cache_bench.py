@@ -1,4 +1,5 @@
-"""``manage.py cache_bench [--json] [--quick] [--fairness]``: the cache service's benchmarks (``make bench``).
+"""``manage.py cache_bench [--json] [--quick] [--fairness] [--monitor]``: the cache service's benchmarks
+(``make bench``).
 
 The measuring lives in the brands/bench/ package (what is measured and how is documented there and in the
 README); this command only sizes the run and prints the figures. Targets are reported as
@@ -12,7 +13,15 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from brands.bench import BenchConfig, format_fairness_only, format_report, run, run_fairness_only
+from brands.bench import (
+    BenchConfig,
+    format_fairness_only,
+    format_monitor_only,
+    format_report,
+    run,
+    run_fairness_only,
+    run_monitor_only,
+)
 from brands.cache import UNAVAILABLE_ERRORS
 
 
@@ -33,6 +42,8 @@ class Command(BaseCommand):
                             help="100,000 foreign keys instead of 1,000,000, fewer rounds.")
         parser.add_argument("--fairness", action="store_true",
                             help="Only the fair-scheduling benchmark (a quiet brand during another's flood).")
+        parser.add_argument("--monitor", action="store_true",
+                            help="Only the staff monitor with 10,000 brands.")
         # Size knobs for the test suite (a run of a few seconds); not part of the public interface.
         hidden = argparse.SUPPRESS
         parser.add_argument("--foreign-keys", type=int, help=hidden)
@@ -54,12 +65,19 @@ class Command(BaseCommand):
                 self.stderr.write(message)
 
         try:
-            result = run_fairness_only(config.quick) if options["fairness"] else run(config, progress)
+            if options["fairness"]:
+                result = run_fairness_only(config.quick)
+            elif options["monitor"]:
+                result = run_monitor_only(config.quick)
+            else:
+                result = run(config, progress)
         except UNAVAILABLE_ERRORS as exc:
             raise CommandError(f"The cache (Redis) is unavailable: {exc}") from None
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
         elif options["fairness"]:
             self.stdout.write(format_fairness_only(result))
+        elif options["monitor"]:
+            self.stdout.write(format_monitor_only(result))
         else:
             self.stdout.write(format_report(result))
