@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
+from brands.cache import analysis as analysis_reader
 from brands.cache import bulk, validation
 from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
 from brands.cache.errors import CacheUnavailable, NotANumberError
@@ -447,8 +448,28 @@ class BrandCache:
         deleted = self.delete_prefix("")
         # What bulk deletes kept for their undo window goes too.
         bins = [self.keys.bin(token.decode()) for token in self.client.zrange(self.keys.bin_index, 0, -1)]
-        self.client.delete(*self.keys.index_keys, *self.keys.run_keys, self.keys.bin_index, *bins)
+        self.client.delete(*self.keys.index_keys, *self.keys.run_keys, self.keys.bin_index, *bins,
+                           *self.keys.analysis_keys)
         return deleted
+
+    # -- exact analysis (brands/cache/accounting.py, brands/cache/analysis.py)
+
+    @raises_unavailable
+    def analysis(self, *, top: int = analysis_reader.TOP) -> analysis_reader.BrandAnalysis:
+        """Stored bytes, size and TTL histograms, the biggest keys and the namespaces, as the
+        write scripts keep them: one script call after pruning, whatever the brand holds."""
+        return analysis_reader.read(self, top=top)
+
+    @raises_unavailable
+    def prefix_figures(self, prefix: str) -> analysis_reader.PrefixFigures:
+        """Live keys and bytes under any prefix, exact (bounded batches). CacheKeyError for a
+        prefix no key could start with."""
+        return analysis_reader.prefix_figures(self, prefix)
+
+    @raises_unavailable
+    def analysis_upgrade(self, *, batch: int = analysis_reader.UPGRADE_BATCH) -> int:
+        """Account keys written before the accounting existed (``manage.py cache_analysis``)."""
+        return analysis_reader.upgrade(self, batch=batch)
 
     def export_lines(self, *, batch: int = 1000) -> Iterator[str]:
         """Every live key as a JSON line {"key", "value", "ttl"}, in key order (brands.cache.bulk)."""
