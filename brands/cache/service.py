@@ -371,7 +371,16 @@ class BrandCache:
         return counts
 
     @raises_unavailable
-    def stored_bytes(self, batch: int = 2000) -> int:
+    def stored_bytes(self) -> int:
+        """UTF-8 bytes of every live value's JSON text: the figure the write scripts keep, or,
+        while keys written before the accounting remain, the sum read value by value."""
+        figures = self.analysis(top=1)
+        return figures.stored_bytes if figures.complete else self.stored_bytes_scanned()
+
+    @raises_unavailable
+    def stored_bytes_scanned(self, batch: int = 2000) -> int:
+        """Stored bytes by reading every value's length (the way before issue 12: ~100 ms at
+        50,000 keys; cache_bench compares the two)."""
         total, start = 0, b"-"
         while True:
             chunk, last = self._run_admin("STORED_BYTES", [self.keys.value_prefix, start, batch])

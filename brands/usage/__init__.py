@@ -3,6 +3,7 @@ quota editing and metrics. Reads go through the cache service; nothing here talk
 
     levels.py     the one percentage, the thresholds and level names; BrandUsage; brands_usage()
     report.py     the usage page's live figures (UsageSummary)
+    analysis.py   the usage page's analysis section: histograms, biggest keys, namespaces, prefixes
     chart.py      the usage page's chart from UsageSnapshot rows
     snapshots.py  recording and pruning UsageSnapshot rows (record_usage)
     monitor.py    the staff quota monitor's rows, sorting, filters and CSV
@@ -11,6 +12,7 @@ quota editing and metrics. Reads go through the cache service; nothing here talk
     scripts.py    script executions by outcome and their p50 / p95 duration (usage page, /metrics)
 """
 
+from brands.usage.analysis import AnalysisSection, PrefixAnswer, analysis_section, prefix_answer
 from brands.usage.chart import DEFAULT_PERIOD, MAX_CHART_POINTS, PERIOD_LABELS, UsageChart, usage_chart
 from brands.usage.levels import (
     CRITICAL_PERCENT,
@@ -35,6 +37,10 @@ from brands.usage.scripts import OUTCOME_LABELS, ScriptSummary, script_summaries
 from brands.usage.snapshots import SnapshotTotals, usage_snapshots_prune, usage_snapshots_record
 
 __all__ = [
+    "AnalysisSection",
+    "PrefixAnswer",
+    "analysis_section",
+    "prefix_answer",
     "CRITICAL_PERCENT",
     "LEVEL_MEANINGS",
     "LEVEL_WORDS",

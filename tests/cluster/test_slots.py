@@ -43,6 +43,7 @@ def brand_operations(cache: BrandCache) -> dict:
         "live_count": cache.live_count,
         "refused_writes": cache.refused_writes,
         "stored_bytes": cache.stored_bytes,
+        "stored_bytes_scanned": cache.stored_bytes_scanned,
         "list_keys": lambda: cache.list_keys(prefix="shop:", limit=2),
         "key_info": lambda: cache.key_info("shop:item:1"),
         "namespace_tree": lambda: cache.namespace_tree("shop:"),
