@@ -13,10 +13,24 @@ from brands.models import Brand
 
 @dataclass(frozen=True)
 class Bar:
+    """One histogram row, its texts formatted once here (the page renders them as they are)."""
+
     label: str
     count: int
     percent: float  # of the largest bar, for the SVG width (0-100)
     share: float  # of all keys (0-100)
+
+    @property
+    def count_text(self) -> str:
+        return f"{self.count:,}"
+
+    @property
+    def share_text(self) -> str:
+        return f"{self.share:.1f} %"
+
+    @property
+    def width(self) -> str:
+        return f"{self.percent:.2f}"
 
 
 @dataclass(frozen=True)
