@@ -95,8 +95,9 @@ local function bytes_le(x, y)
 end
 
 -- Totals, histogram and top-level namespace of one key, added (sign 1) or taken away (-1).
+-- Returns the brand's accounted key count after it.
 local function tally(a, name, size, sign)
-  redis.call('HINCRBY', a.an, 'keys', sign)
+  local keys = redis.call('HINCRBY', a.an, 'keys', sign)
   redis.call('HINCRBY', a.an, 'bytes', sign * size)
   redis.call('HINCRBY', a.an, 'h' .. size_bucket(size), sign)
   local ns = string.match(name, '^[^:]*:')
@@ -111,25 +112,44 @@ local function tally(a, name, size, sign)
     redis.call('HINCRBY', a.an, 'plain_keys', sign)
     redis.call('HINCRBY', a.an, 'plain_bytes', sign * size)
   end
+  return keys
+end
+
+-- A key that stays changed size from `old` to `size`: only the differences.
+local function retally(a, name, old, size)
+  redis.call('HINCRBY', a.an, 'bytes', size - old)
+  local was, now = size_bucket(old), size_bucket(size)
+  if was ~= now then
+    redis.call('HINCRBY', a.an, 'h' .. was, -1)
+    redis.call('HINCRBY', a.an, 'h' .. now, 1)
+  end
+  local ns = string.match(name, '^[^:]*:')
+  if ns then
+    redis.call('ZINCRBY', a.nb, size - old, ns)
+  else
+    redis.call('HINCRBY', a.an, 'plain_bytes', size - old)
+  end
 end
 
 -- Keep "every key of the set's region outside it is no bigger than its smallest member" when
--- `name` gets `size`; `others` is how many accounted keys of the region there are besides it.
-local function top_put(zs, name, size, others)
+-- `name` gets `size`; `total` is how many accounted keys the region holds, `name` included.
+local function top_put(zs, name, size, total)
   local card = redis.call('ZCARD', zs)
-  local here = redis.call('ZSCORE', zs, name)
+  if card >= total then  -- it holds the whole region
+    redis.call('ZADD', zs, size, name)
+    return
+  end
   local lowest = redis.call('ZRANGE', zs, 0, 0, 'WITHSCORES')[2]
-  lowest = lowest and tonumber(lowest)
-  if here then
-    -- complete (it holds the whole region) or still at least the old smallest: keep it
-    if card == others + 1 or size >= lowest then
-      redis.call('ZADD', zs, size, name)
-    else
-      redis.call('ZREM', zs, name)
-    end
-  elseif card == others or (lowest and size >= lowest) then
+  if lowest and size >= tonumber(lowest) then
+    -- at least the smallest member (before this write): in, whether it was or not
+    if redis.call('ZADD', zs, size, name) == 1 and card + 1 > TOPK_CAP then redis.call('ZPOPMIN', zs) end
+  elseif card == total - 1 and not redis.call('ZSCORE', zs, name) then
+    -- it holds every other key of the region: this one joins whatever its size
     redis.call('ZADD', zs, size, name)
     if card + 1 > TOPK_CAP then redis.call('ZPOPMIN', zs) end
+  else
+    -- smaller than the smallest member while others are outside: it must not stay in
+    redis.call('ZREM', zs, name)
   end
 end
 
@@ -144,15 +164,14 @@ local function account_gone(a, name, score)
   local size = score_size(a, name, score)
   if not size then return end
   if size >= BIG_SIZE then redis.call('HDEL', a.bg, name) end
-  tally(a, name, size, -1)
+  local keys = tally(a, name, size, -1)
   redis.call('ZREM', a.tk, name)
   if in_rebuild(a, name) then
     redis.call('ZREM', a.tr, name)
     redis.call('HINCRBY', a.an, 'tr_keys', -1)
   end
   local card = redis.call('ZCARD', a.tk)
-  if card < TOPK_LOW and not redis.call('HGET', a.an, 'tr_cursor')
-      and tonumber(redis.call('HGET', a.an, 'keys') or 0) > card then
+  if card < TOPK_LOW and keys > card and not redis.call('HGET', a.an, 'tr_cursor') then
     redis.call('DEL', a.tr)
     redis.call('HSET', a.an, 'tr_cursor', '', 'tr_keys', 0)
   end
@@ -175,21 +194,24 @@ local function account_set(ix, name, expiry, size)
   local old_score = redis.call('ZSCORE', ix, name)
   local old = old_score and score_size(a, name, tonumber(old_score))
   redis.call('ZADD', ix, expiry_score(expiry, size), name)
+  if old == size then return end  -- the same size (most overwrites): only the expiry moved
   if size >= BIG_SIZE then
     redis.call('HSET', a.bg, name, size)
   elseif old and old >= BIG_SIZE then
     redis.call('HDEL', a.bg, name)
   end
-  if old then tally(a, name, old, -1) end
-  tally(a, name, size, 1)
-  top_put(a.tk, name, size, tonumber(redis.call('HGET', a.an, 'keys')) - 1)
+  local keys
+  if old then
+    retally(a, name, old, size)
+    keys = tonumber(redis.call('HGET', a.an, 'keys'))
+  else
+    keys = tally(a, name, size, 1)
+  end
+  top_put(a.tk, name, size, keys)
   if in_rebuild(a, name) then
     local walked = tonumber(redis.call('HGET', a.an, 'tr_keys') or 0)
-    if not old then
-      walked = walked + 1
-      redis.call('HSET', a.an, 'tr_keys', walked)
-    end
-    top_put(a.tr, name, size, walked - 1)
+    if not old then walked = redis.call('HINCRBY', a.an, 'tr_keys', 1) end
+    top_put(a.tr, name, size, walked)
   end
 end
 

@@ -703,8 +703,8 @@ for _, name in ipairs(names) do
   local score = redis.call('ZSCORE', ix, name)
   local size = score and score_size(a, name, tonumber(score))
   if size then
-    top_put(a.tr, name, size, walked)
     walked = walked + 1
+    top_put(a.tr, name, size, walked)
   end
 end
 if #names < batch then
