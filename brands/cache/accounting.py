@@ -132,8 +132,9 @@ local function retally(a, name, old, size)
 end
 
 -- Keep "every key of the set's region outside it is no bigger than its smallest member" when
--- `name` gets `size`; `total` is how many accounted keys the region holds, `name` included.
-local function top_put(zs, name, size, total)
+-- `name` gets `size`; `total` is how many accounted keys the region holds, `name` included;
+-- `fresh`: the name is new to the region, so it cannot be in the set yet.
+local function top_put(zs, name, size, total, fresh)
   local card = redis.call('ZCARD', zs)
   if card >= total then  -- it holds the whole region
     redis.call('ZADD', zs, size, name)
@@ -143,11 +144,11 @@ local function top_put(zs, name, size, total)
   if lowest and size >= tonumber(lowest) then
     -- at least the smallest member (before this write): in, whether it was or not
     if redis.call('ZADD', zs, size, name) == 1 and card + 1 > TOPK_CAP then redis.call('ZPOPMIN', zs) end
-  elseif card == total - 1 and not redis.call('ZSCORE', zs, name) then
+  elseif card == total - 1 and (fresh or not redis.call('ZSCORE', zs, name)) then
     -- it holds every other key of the region: this one joins whatever its size
     redis.call('ZADD', zs, size, name)
     if card + 1 > TOPK_CAP then redis.call('ZPOPMIN', zs) end
-  else
+  elseif not fresh then
     -- smaller than the smallest member while others are outside: it must not stay in
     redis.call('ZREM', zs, name)
   end
@@ -207,11 +208,11 @@ local function account_set(ix, name, expiry, size)
   else
     keys = tally(a, name, size, 1)
   end
-  top_put(a.tk, name, size, keys)
+  top_put(a.tk, name, size, keys, not old)
   if in_rebuild(a, name) then
     local walked = tonumber(redis.call('HGET', a.an, 'tr_keys') or 0)
     if not old then walked = redis.call('HINCRBY', a.an, 'tr_keys', 1) end
-    top_put(a.tr, name, size, walked)
+    top_put(a.tr, name, size, walked, not old)
   end
 end
 

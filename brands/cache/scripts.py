@@ -704,7 +704,7 @@ for _, name in ipairs(names) do
   local size = score and score_size(a, name, tonumber(score))
   if size then
     walked = walked + 1
-    top_put(a.tr, name, size, walked)
+    top_put(a.tr, name, size, walked, true)
   end
 end
 if #names < batch then
