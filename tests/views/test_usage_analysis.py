@@ -63,6 +63,8 @@ def test_keys_written_before_the_accounting_are_announced(client, brand, member_
     html = client.get(usage_url(brand)).content.decode()
     assert "2 keys written before exact analysis existed are not counted" in html
     assert f"manage.py cache_analysis upgrade --brand {brand.slug}" in html
+    # The stored-bytes card stays true meanwhile (read value by value): 2 x 1 byte.
+    assert '<div class="label">Stored (JSON text)</div><div class="value">2\xa0bytes</div>' in html
     BrandCache.for_brand(brand).analysis_upgrade()
     html = client.get(usage_url(brand)).content.decode()
     assert "written before exact analysis" not in html and "2 keys, 2\xa0bytes" in html
