@@ -21,6 +21,7 @@ from brands.views import metrics as metrics_views
 from brands.views import staff as staff_views
 from brands.views import staff_brands as staff_brand_views
 from brands.views import usage as usage_views
+from brands.views import usage_analysis as usage_analysis_views
 
 register_converter(CacheKeyConverter, "cachekey")
 
@@ -34,6 +35,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("b/<slug:slug>/usage/", usage_views.usage, name="usage"),
+    path("b/<slug:slug>/usage/prefix/", usage_analysis_views.usage_prefix, name="usage-prefix"),
     path("staff/quotas/", staff_views.quotas, name="staff-quotas"),
     path("staff/quotas/<slug:slug>/edit/", staff_views.quota_edit, name="staff-quota-edit"),
     path("metrics", metrics_views.metrics, name="metrics"),

@@ -7,6 +7,8 @@ Everything callers need is exported here; nobody outside this package imports it
     bulk.py           streaming import and export of JSON lines
     validation.py     checks made before anything reaches Redis (keys, TTLs, values, amounts)
     scripts.py        the Lua scripts (one round trip per call) and how they are run
+    accounting.py     the exact analysis the write scripts keep (Lua), sizes in the expiry score
+    analysis.py       reading that analysis, any prefix's figures, the upgrade of older keys
     script_slots.py   script executions in flight per brand, the time-limit budget, script stats
     layout.py         where a brand's data lives in Redis (one hash tag per brand)
     usage.py          reads across many brands in one pipeline (monitor, metrics, snapshots)
@@ -17,6 +19,10 @@ Everything callers need is exported here; nobody outside this package imports it
     bench_support.py  the benchmarks' documented exception: bulk data sets, MONITOR counting
 """
 
+from brands.cache.accounting import SIZE_BOUNDS as ANALYSIS_SIZE_BOUNDS
+from brands.cache.accounting import TOPK_CAP as ANALYSIS_TOPK_CAP
+from brands.cache.analysis import TTL_BOUNDS as ANALYSIS_TTL_BOUNDS
+from brands.cache.analysis import BigKey, BrandAnalysis, Bucket, NamespaceFigures, PrefixFigures
 from brands.cache.bench_support import (
     delete_names,
     fill_brand_layout,
@@ -89,6 +95,14 @@ from brands.cache.validation import (
 )
 
 __all__ = [
+    "ANALYSIS_SIZE_BOUNDS",
+    "ANALYSIS_TOPK_CAP",
+    "ANALYSIS_TTL_BOUNDS",
+    "BigKey",
+    "BrandAnalysis",
+    "Bucket",
+    "NamespaceFigures",
+    "PrefixFigures",
     "DURATION_HISTORY",
     "OUTCOMES",
     "IMPORT_POLICIES",

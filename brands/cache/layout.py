@@ -14,6 +14,12 @@ and a Lua script may touch a value and the brand's indexes together:
     <prefix>:{<id>}:bin:<t>   hash: what bulk delete <t> removed, name -> "<expiry ms>|<value>",
                               kept for the undo window (settings.BULK_UNDO_SECONDS), then expired
     <prefix>:{<id>}:bins      sorted set: bulk-delete tokens -> end of their window (ms)
+    <prefix>:{<id>}:an        hash: exact analysis totals (keys, bytes, size histogram h1..h12,
+                              keys and bytes outside any namespace, the biggest keys' rebuild)
+    <prefix>:{<id>}:tk / tr   sorted sets: the biggest keys (name -> bytes); tr while rebuilt
+    <prefix>:{<id>}:nk / nb   sorted sets: top-level namespace -> live keys / bytes
+    <prefix>:{<id>}:bg        hash: name -> bytes of values of 2047 bytes and more
+                              (brands/cache/accounting.py: other sizes ride in the ix score)
 
 The bins are outside both indexes, so kept values never count against the key limit and never
 show up in a listing; they sit in the brand's slot, so restoring one is one atomic script.
@@ -74,6 +80,12 @@ class BrandKeys:
     @property
     def bin_index(self) -> str:
         return f"{self._base}bins"
+
+    # Exact analysis (brands/cache/accounting.py): the Lua side derives the same names from the
+    # expiry index's, so they need not be declared to stay in the brand's slot.
+    @property
+    def analysis_keys(self) -> list[str]:
+        return [f"{self._base}{suffix}" for suffix in ("an", "tk", "tr", "nk", "nb", "bg")]
 
     def script_keys(self, key: str | None = None) -> list[str]:
         """KEYS for the Lua scripts: the value key, then the three index keys. Scripts about the

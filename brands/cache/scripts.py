@@ -24,17 +24,27 @@ from redis import Redis
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
+from brands.cache.accounting import ACCOUNTING as _ACCOUNTING
+
 PRUNE_BATCH = 500
 
-_PRELUDE = r"""
+# Every script with the prelude also gets the analysis accounting (brands/cache/accounting.py):
+# a key's size rides in its expiry index score's fraction, so readers of a score take its floor.
+_PRELUDE = _ACCOUNTING + r"""
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
 -- Remove up to `limit` expired names from both indexes; returns how many were removed.
+-- Expired: the score's floor (the expiry in ms) is not after now, i.e. score < now + 1.
 local function prune(ix, nm, now, limit)
-  local expired = redis.call('ZRANGEBYSCORE', ix, '-inf', now, 'LIMIT', 0, limit)
+  local scored = redis.call('ZRANGEBYSCORE', ix, '-inf', '(' .. (now + 1), 'WITHSCORES', 'LIMIT', 0, limit)
+  local expired = {}
+  for i = 1, #scored, 2 do
+    expired[#expired + 1] = scored[i]
+    account_gone(acct(ix), scored[i], tonumber(scored[i + 1]))
+  end
   if #expired > 0 then
     redis.call('ZREM', ix, unpack(expired))
     redis.call('ZREM', nm, unpack(expired))
@@ -43,7 +53,7 @@ local function prune(ix, nm, now, limit)
 end
 
 local function live_count(ix, now)
-  return redis.call('ZCOUNT', ix, '(' .. now, '+inf')
+  return redis.call('ZCOUNT', ix, now + 1, '+inf')
 end
 """
 
@@ -57,7 +67,7 @@ VERSION_CHANGED, VERSION_GONE = -3, -4
 
 _VERSION_CHECK = r"""
 local function expiry_of(ix, name)
-  return tonumber(redis.call('ZSCORE', ix, name) or 0)
+  return math.floor(tonumber(redis.call('ZSCORE', ix, name) or 0))  -- the floor: see _PRELUDE
 end
 
 -- false when the key is as the version says, else -3 (changed) or -4 (gone).
@@ -107,7 +117,7 @@ else
   redis.call('ZADD', nm, 0, name)
 end
 redis.call('SET', vkey, ARGV[2], 'PX', ttl)
-redis.call('ZADD', ix, now + ttl, name)
+account_set(ix, name, now + ttl, #ARGV[2])
 if version then return {1, now + ttl} end  -- [versioned write]
 return 1
 """
@@ -122,6 +132,7 @@ if ARGV[2] then
 end
 -- ---------------------------------------------------------------------------- [versioned write]
 redis.call('DEL', KEYS[1])
+account_del(KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
@@ -247,9 +258,10 @@ end
 if current then
   if ttl_arg == '' then
     redis.call('SET', vkey, text, 'KEEPTTL')
+    account_resize(ix, name, vkey, #text, now)
   else
     redis.call('SET', vkey, text, 'PX', ttl_arg)
-    redis.call('ZADD', ix, now + tonumber(ttl_arg), name)
+    account_set(ix, name, now + tonumber(ttl_arg), #text)
   end
 else
   prune(ix, nm, now, tonumber(ARGV[7]))
@@ -259,7 +271,7 @@ else
   end
   local ttl = ttl_arg ~= '' and tonumber(ttl_arg) or tonumber(ARGV[4])
   redis.call('SET', vkey, text, 'PX', ttl)
-  redis.call('ZADD', ix, now + ttl, name)
+  account_set(ix, name, now + ttl, #text)
   redis.call('ZADD', nm, 0, name)
 end
 if version then return {1, text, expiry_of(ix, name)} end  -- [versioned write]
@@ -344,7 +356,7 @@ return out
 
 # Delete up to a batch of keys under a prefix. ARGV: value prefix, lex start, lex stop, batch.
 # Returns {names removed from the index, live values deleted}.
-DELETE_PREFIX = r"""
+DELETE_PREFIX = _ACCOUNTING + r"""
 local ix, nm, base = KEYS[2], KEYS[3], ARGV[1]
 local names = redis.call('ZRANGEBYLEX', nm, ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
 local deleted = 0
@@ -352,6 +364,7 @@ for _, name in ipairs(names) do
   deleted = deleted + redis.call('DEL', base .. name)
 end
 if #names > 0 then
+  account_del_many(ix, names)
   redis.call('ZREM', ix, unpack(names))
   redis.call('ZREM', nm, unpack(names))
 end
@@ -413,7 +426,7 @@ if not exists then
   redis.call('ZADD', nm, 0, name)
 end
 redis.call('SET', vkey, ARGV[2], 'PX', expiry - now)
-redis.call('ZADD', ix, expiry, name)
+account_set(ix, name, expiry, #ARGV[2])
 return {1, expiry}
 """
 
@@ -426,7 +439,7 @@ local now = now_ms()
 local out = {}
 for _, name in ipairs(names) do
   local score = redis.call('ZSCORE', KEYS[1], name)
-  if score and tonumber(score) > now then out[#out + 1] = name end
+  if score and math.floor(tonumber(score)) > now then out[#out + 1] = name end
 end
 return {names[#names] or '', out}
 """
@@ -462,15 +475,17 @@ for i = 3, #ARGV do
   local value = redis.call('GET', vkey)
   if value then
     local expiry = redis.call('ZSCORE', ix, name)
-    if not expiry or tonumber(expiry) <= now then
-      expiry = tostring(now + math.max(redis.call('PTTL', vkey), 1))
+    expiry = expiry and math.floor(tonumber(expiry))  -- the floor: the size rides in the fraction
+    if not expiry or expiry <= now then
+      expiry = now + math.max(redis.call('PTTL', vkey), 1)
     end
-    redis.call('HSET', bin, name, expiry .. '|' .. value)
+    redis.call('HSET', bin, name, string.format('%d', expiry) .. '|' .. value)
     redis.call('DEL', vkey)
     kept = kept + 1
   end
 end
 if #names > 0 then
+  account_del_many(ix, names)
   redis.call('ZREM', ix, unpack(names))
   redis.call('ZREM', nm, unpack(names))
 end
@@ -517,7 +532,7 @@ for i = 5, #ARGV do
     else
       expiry = math.min(expiry, now + max_ttl)
       redis.call('SET', vkey, string.sub(entry, bar + 1), 'PX', expiry - now)
-      redis.call('ZADD', ix, expiry, name)
+      account_set(ix, name, expiry, #entry - bar)
       redis.call('ZADD', nm, 0, name)
       redis.call('HDEL', bin, name)
       live = live + 1
@@ -537,7 +552,7 @@ local ttl = tonumber(ARGV[1])
 local changed = 0
 for i = 2, #ARGV do
   if redis.call('PEXPIRE', KEYS[i], ttl) == 1 then
-    redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
+    account_set(KEYS[1], ARGV[i], now + ttl, redis.call('STRLEN', KEYS[i]))
     changed = changed + 1
   end
 end
@@ -576,14 +591,15 @@ for i = 0, (#ARGV - 6) / 2 - 1 do
       redis.call('HINCRBY', st, 'key_limit', 1)
       code = -1
     else
-      local expiry = tonumber(redis.call('ZSCORE', ix, sname) or 0)
+      local expiry = math.floor(tonumber(redis.call('ZSCORE', ix, sname) or 0))
       if expiry <= now then expiry = now + math.max(redis.call('PTTL', src), 1) end
       expiry = math.min(expiry, now + max_ttl)
       redis.call('SET', dst, value, 'PX', expiry - now)
-      redis.call('ZADD', ix, expiry, dname)
+      account_set(ix, dname, expiry, #value)
       redis.call('ZADD', nm, 0, dname)
       if move then
         redis.call('DEL', src)
+        account_del(ix, sname)
         redis.call('ZREM', ix, sname)
         redis.call('ZREM', nm, sname)
         if dst_exists then live = live - 1 end
@@ -638,6 +654,108 @@ if leaf_count > max_leaves then leaves = {} end
 return {truncated, leaf_count, namespaces, leaves}
 """
 
+# ====================================================================== exact analysis
+# Issue 12 (brands/cache/accounting.py, brands/cache/analysis.py). KEYS as the other brand
+# scripts: stats placeholder, expiry index, name index, stats.
+
+# Everything the usage page shows, read at once. Reads only.
+# ARGV: how many biggest keys / namespaces, then the TTL histogram's bounds (ms from now, rising).
+# Returns {flat analysis hash, index entries, live keys, {live keys expiring within each bound,
+# then after the last}, {biggest name, size, ...}, {{namespace, keys, bytes}, ...} by keys, the
+# same by bytes, namespace count}.
+ANALYSIS_READ = _PRELUDE + r"""
+local ix = KEYS[2]
+local a = acct(ix)
+local now = now_ms()
+local top = tonumber(ARGV[1])
+local live = live_count(ix, now)
+local ttl, below = {}, now + 1
+for i = 2, #ARGV do
+  -- expiry <= now + bound, i.e. score < now + bound + 1
+  local upto = now + tonumber(ARGV[i]) + 1
+  ttl[#ttl + 1] = redis.call('ZCOUNT', ix, below, '(' .. upto)
+  below = upto
+end
+ttl[#ttl + 1] = redis.call('ZCOUNT', ix, below, '+inf')
+-- Namespaces by keys and by bytes, each row {namespace, keys, bytes}.
+local function namespaces(by)
+  local out = {}
+  for _, ns in ipairs(redis.call('ZREVRANGE', by, 0, top - 1)) do
+    out[#out + 1] = {ns, redis.call('ZSCORE', a.nk, ns) or '0', redis.call('ZSCORE', a.nb, ns) or '0'}
+  end
+  return out
+end
+return {redis.call('HGETALL', a.an), redis.call('ZCARD', ix), live, ttl,
+        redis.call('ZREVRANGE', a.tk, 0, top - 1, 'WITHSCORES'),
+        namespaces(a.nk), namespaces(a.nb), redis.call('ZCARD', a.nk)}
+"""
+
+# One bounded step of the biggest keys' rebuild (brands/cache/accounting.py). ARGV: batch.
+# Returns 1 when no rebuild runs (any more), 0 when more steps are needed.
+TOPK_STEP = _PRELUDE + r"""
+local ix, nm, batch = KEYS[2], KEYS[3], tonumber(ARGV[1])
+local a = acct(ix)
+local cursor = redis.call('HGET', a.an, 'tr_cursor')
+if not cursor then return 1 end
+local names = redis.call('ZRANGEBYLEX', nm, cursor == '' and '-' or ('(' .. cursor), '+', 'LIMIT', 0, batch)
+local walked = tonumber(redis.call('HGET', a.an, 'tr_keys') or 0)
+for _, name in ipairs(names) do
+  local score = redis.call('ZSCORE', ix, name)
+  local size = score and score_size(a, name, tonumber(score))
+  if size then
+    walked = walked + 1
+    top_put(a.tr, name, size, walked, true)
+  end
+end
+if #names < batch then
+  if redis.call('EXISTS', a.tr) == 1 then redis.call('RENAME', a.tr, a.tk) else redis.call('DEL', a.tk) end
+  redis.call('HDEL', a.an, 'tr_cursor', 'tr_keys')
+  return 1
+end
+redis.call('HSET', a.an, 'tr_cursor', names[#names], 'tr_keys', walked)
+return 0
+"""
+
+# The upgrade of keys written before the accounting: gives each live one in a batch of names
+# its size (its score had no fraction). ARGV: value prefix, lex start, batch.
+# Returns {last name or "", keys upgraded}.
+ANALYSIS_UPGRADE = _PRELUDE + r"""
+local ix, nm, base = KEYS[2], KEYS[3], ARGV[1]
+local names = redis.call('ZRANGEBYLEX', nm, ARGV[2], '+', 'LIMIT', 0, tonumber(ARGV[3]))
+local now = now_ms()
+local done = 0
+for _, name in ipairs(names) do
+  local score = tonumber(redis.call('ZSCORE', ix, name) or 0)
+  local expiry = math.floor(score)
+  if expiry > now and score == expiry then
+    local size = redis.call('STRLEN', base .. name)
+    if size > 0 then
+      account_set(ix, name, expiry, size)
+      done = done + 1
+    end
+  end
+end
+return {names[#names] or '', done}
+"""
+
+# Live keys and their bytes in a name range (prefix on demand). Reads only.
+# ARGV: value prefix, lex start, lex stop, batch. Returns {last name or "", keys, bytes}.
+PREFIX_FIGURES = _PRELUDE + r"""
+local ix, nm, base = KEYS[2], KEYS[3], ARGV[1]
+local a = acct(ix)
+local names = redis.call('ZRANGEBYLEX', nm, ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+local now = now_ms()
+local keys, bytes = 0, 0
+for _, name in ipairs(names) do
+  local score = redis.call('ZSCORE', ix, name)
+  if score and math.floor(tonumber(score)) > now then
+    keys = keys + 1
+    bytes = bytes + (score_size(a, name, tonumber(score)) or redis.call('STRLEN', base .. name))
+  end
+end
+return {names[#names] or '', keys, bytes}
+"""
+
 # Every script above, by the name the service runs it under (tests check each one's keys).
 SCRIPT_NAMES = (
     "SET", "DELETE", "INCREMENT", "COUNT_REFUSAL", "LIVE_COUNT", "PRUNE", "PAGE", "TREE",
@@ -645,6 +763,8 @@ SCRIPT_NAMES = (
     # safe editing
     "READ_KEY", "RESTORE", "LIVE_NAMES", "READ_MANY", "BIN_DELETE", "BIN_RESTORE", "BULK_TTL",
     "COPY_KEYS", "TREE_GROUPED",
+    # exact analysis (issue 12)
+    "ANALYSIS_READ", "TOPK_STEP", "ANALYSIS_UPGRADE", "PREFIX_FIGURES",
 )
 
 # A script that is still unknown after this many loads is an error, not a cache miss.

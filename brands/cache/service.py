@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
+from brands.cache import analysis as analysis_reader
 from brands.cache import bulk, validation
 from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
 from brands.cache.errors import CacheUnavailable, NotANumberError
@@ -370,7 +371,16 @@ class BrandCache:
         return counts
 
     @raises_unavailable
-    def stored_bytes(self, batch: int = 2000) -> int:
+    def stored_bytes(self) -> int:
+        """UTF-8 bytes of every live value's JSON text: the figure the write scripts keep, or,
+        while keys written before the accounting remain, the sum read value by value."""
+        figures = self.analysis(top=1)
+        return figures.stored_bytes if figures.complete else self.stored_bytes_scanned()
+
+    @raises_unavailable
+    def stored_bytes_scanned(self, batch: int = 2000) -> int:
+        """Stored bytes by reading every value's length (the way before issue 12: ~100 ms at
+        50,000 keys; cache_bench compares the two)."""
         total, start = 0, b"-"
         while True:
             chunk, last = self._run_admin("STORED_BYTES", [self.keys.value_prefix, start, batch])
@@ -447,8 +457,28 @@ class BrandCache:
         deleted = self.delete_prefix("")
         # What bulk deletes kept for their undo window goes too.
         bins = [self.keys.bin(token.decode()) for token in self.client.zrange(self.keys.bin_index, 0, -1)]
-        self.client.delete(*self.keys.index_keys, *self.keys.run_keys, self.keys.bin_index, *bins)
+        self.client.delete(*self.keys.index_keys, *self.keys.run_keys, self.keys.bin_index, *bins,
+                           *self.keys.analysis_keys)
         return deleted
+
+    # -- exact analysis (brands/cache/accounting.py, brands/cache/analysis.py)
+
+    @raises_unavailable
+    def analysis(self, *, top: int = analysis_reader.TOP) -> analysis_reader.BrandAnalysis:
+        """Stored bytes, size and TTL histograms, the biggest keys and the namespaces, as the
+        write scripts keep them: one script call after pruning, whatever the brand holds."""
+        return analysis_reader.read(self, top=top)
+
+    @raises_unavailable
+    def prefix_figures(self, prefix: str) -> analysis_reader.PrefixFigures:
+        """Live keys and bytes under any prefix, exact (bounded batches). CacheKeyError for a
+        prefix no key could start with."""
+        return analysis_reader.prefix_figures(self, prefix)
+
+    @raises_unavailable
+    def analysis_upgrade(self, *, batch: int = analysis_reader.UPGRADE_BATCH) -> int:
+        """Account keys written before the accounting existed (``manage.py cache_analysis``)."""
+        return analysis_reader.upgrade(self, batch=batch)
 
     def export_lines(self, *, batch: int = 1000) -> Iterator[str]:
         """Every live key as a JSON line {"key", "value", "ttl"}, in key order (brands.cache.bulk)."""

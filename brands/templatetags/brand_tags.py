@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 
 from django import template
-from django.utils.html import conditional_escape
+from django.utils.html import conditional_escape, format_html_join
 from django.utils.safestring import mark_safe
 
 from brands.usage.levels import percent_text, percent_used
@@ -114,3 +114,13 @@ def share_of(count, total) -> str:
         return percent_text(percent_used(int(count), int(total)))
     except (TypeError, ValueError):
         return ""
+
+
+@register.filter
+def chart_table_rows(points) -> str:
+    """The usage chart's data table rows (a week is 336 of them), formatted in one pass: as
+    template tags they were most of the usage page's rendering time (issue 12)."""
+    row = '<tr><td class="nowrap"><time datetime="{}" data-local>{}</time></td><td class="num">{}</td></tr>'
+    return format_html_join(
+        "\n", row, ((utc_iso(p.taken_at), utc_text(p.taken_at), f"{p.live_keys:,}") for p in points),
+    )

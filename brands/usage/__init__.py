@@ -3,6 +3,7 @@ quota editing and metrics. Reads go through the cache service; nothing here talk
 
     levels.py     the one percentage, the thresholds and level names; BrandUsage; brands_usage()
     report.py     the usage page's live figures (UsageSummary)
+    analysis.py   the usage page's analysis section: histograms, biggest keys, namespaces, prefixes
     chart.py      the usage page's chart from UsageSnapshot rows
     snapshots.py  recording and pruning UsageSnapshot rows (record_usage)
     forecast.py   when a brand reaches its key limit at the trend of its last 7 days of snapshots
@@ -13,6 +14,7 @@ quota editing and metrics. Reads go through the cache service; nothing here talk
     scripts.py    script executions by outcome and their p50 / p95 duration (usage page, /metrics)
 """
 
+from brands.usage.analysis import AnalysisSection, PrefixAnswer, analysis_section, prefix_answer
 from brands.usage.chart import DEFAULT_PERIOD, MAX_CHART_POINTS, PERIOD_LABELS, UsageChart, usage_chart
 from brands.usage.forecast import Forecast, brand_forecast, time_left_words
 from brands.usage.levels import (
@@ -38,6 +40,10 @@ from brands.usage.scripts import OUTCOME_LABELS, ScriptSummary, script_summaries
 from brands.usage.snapshots import SnapshotTotals, usage_snapshots_prune, usage_snapshots_record
 
 __all__ = [
+    "AnalysisSection",
+    "PrefixAnswer",
+    "analysis_section",
+    "prefix_answer",
     "CRITICAL_PERCENT",
     "LEVEL_MEANINGS",
     "LEVEL_WORDS",

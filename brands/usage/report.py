@@ -1,18 +1,14 @@
 """What the usage page shows of a brand right now: usage against the limit, stored bytes,
-refused writes and the biggest namespaces (from the cache service)."""
+refused writes and the biggest namespaces (from the cache service's exact analysis)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from brands.cache import BrandCache, NamespaceNode
+from brands.cache import BrandAnalysis, BrandCache, NamespaceNode
 from brands.models import Brand
 from brands.usage.levels import BrandUsage
 
-# How many top-level entries the namespace summary looks at: the tree walk is one Lua call whose
-# cost grows with this, and a brand whose top level is thousands of plain keys has no namespaces
-# worth ranking anyway.
-NAMESPACE_SCAN_LIMIT = 500
 TOP_NAMESPACES = 10
 
 
@@ -22,22 +18,25 @@ class UsageSummary:
     stored_bytes: int
     refused: dict[str, int]
     top_namespaces: list[NamespaceNode]
+    # The exact analysis the figures above come from (brands/usage/analysis.py shows the rest).
+    analysis: BrandAnalysis | None = None
 
 
 def usage_summary(brand: Brand) -> UsageSummary:
-    """Live figures for one brand; raises CacheUnavailable when Redis is down."""
+    """Live figures for one brand; raises CacheUnavailable when Redis is down. Stored bytes and
+    namespaces come from the analysis the write scripts keep (issue 12): no value is read, and
+    every namespace counts, not only those among the first entries of the name index."""
     cache = BrandCache.for_brand(brand, raise_unavailable=True)
-    # The tree walk prunes expired index entries first, so the live count read after it agrees
-    # with the namespace counts.
-    nodes = cache.namespace_tree("", limit=NAMESPACE_SCAN_LIMIT)
-    live = cache.live_count()
-    namespaces = sorted(
-        (node for node in nodes if not node.is_leaf), key=lambda node: (-node.key_count, node.prefix)
-    )
+    analysis = cache.analysis(top=TOP_NAMESPACES)  # prunes first: every figure is about live keys
     refused = cache.refused_writes()
     return UsageSummary(
-        usage=BrandUsage(live_keys=live, max_keys=brand.quota.max_keys, refused_writes=refused["total"]),
-        stored_bytes=cache.stored_bytes(),
+        usage=BrandUsage(live_keys=analysis.live_keys, max_keys=brand.quota.max_keys,
+                         refused_writes=refused["total"]),
+        # Until keys written before the accounting are upgraded, the total is read value by
+        # value (slow, but the figure stays true; the analysis section says what is left out).
+        stored_bytes=analysis.stored_bytes if analysis.complete else cache.stored_bytes_scanned(),
         refused=refused,
-        top_namespaces=namespaces[:TOP_NAMESPACES],
+        top_namespaces=[NamespaceNode(prefix=ns.prefix, label=ns.prefix, key_count=ns.keys, is_leaf=False)
+                        for ns in analysis.namespaces_by_keys],
+        analysis=analysis,
     )

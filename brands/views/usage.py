@@ -12,6 +12,7 @@ from brands.alerts import brand_alerts
 from brands.usage import (
     DEFAULT_PERIOD,
     PERIOD_LABELS,
+    analysis_section,
     brand_forecast,
     script_summary,
     usage_chart,
@@ -42,6 +43,7 @@ def usage(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     context["alerts"] = brand_alerts(access.brand, events=5, deliveries=False)
     # Its own section too: _usage_forecast.html.
     context["forecast"] = brand_forecast(access.brand, live_keys=summary.usage.live_keys)
+    context["analysis"] = analysis_section(access.brand, summary.analysis)  # _usage_analysis.html
     return render_page(request, "brands/usage.html", context)
 
 

@@ -80,3 +80,39 @@ def test_staff_monitor_sorts_by_percent_used(login_page, brand_factory, staff_us
     used.get_by_role("link").click()
     expect(used).to_have_attribute("aria-sort", "ascending")
     expect(slugs).to_have_text(["alpha", "charlie", "bravo"])
+
+
+def test_usage_page_shows_the_exact_analysis(login_page, brand_factory, member_factory):
+    brand = brand_factory("acme", name="Acme Shop")
+    cache = BrandCache.for_brand(brand)
+    for i in range(12):
+        assert cache.set(f"cart:{i}", "x" * (i * 20), 30 if i < 4 else 1200)
+    assert cache.set("user:big", "y" * 480, 600)
+    page = login_page(member_factory(brand, role="viewer"))
+
+    page.goto("/b/acme/usage/")
+    section = page.locator("#usage-analysis")
+    expect(section.get_by_role("heading", name="Value sizes")).to_be_visible()
+    expect(section.get_by_role("heading", name="Expiring")).to_be_visible()
+    ttl = section.get_by_role("table", name="Expiring")
+    expect(ttl.locator("tbody tr").first).to_contain_text("within 1 min")
+    expect(ttl.locator("tbody tr").first.locator("td.num").first).to_have_text("4")
+    assert ttl.locator(".bar-fill").first.evaluate("e => e.getBoundingClientRect().width") > 0
+    by_bytes = section.get_by_role("table", name="Namespaces by bytes")
+    expect(by_bytes.locator("tbody tr code")).to_have_text(["cart:", "user:"])
+
+    # The biggest key first, a link to its page.
+    biggest = section.get_by_role("table", name="Biggest keys").get_by_role("link")
+    expect(biggest.first).to_have_text("user:big")
+    expect(biggest).to_have_count(10)
+
+    # Any prefix, answered in place (htmx); bad input gets its rule, not an error page.
+    section.get_by_label("Keys starting with").fill("cart:1")
+    section.get_by_role("button", name="Count").click()
+    expect(section.locator("#prefix-figures")).to_contain_text("3 live keys start with cart:1")
+    section.get_by_label("Keys starting with").fill("cart 1")
+    section.get_by_role("button", name="Count").click()
+    expect(section.get_by_role("alert")).to_contain_text("Invalid prefix")
+
+    biggest.first.click()
+    expect(page).to_have_url(re.compile(r"/b/acme/keys/user:big/$"))

@@ -166,7 +166,9 @@ def test_the_test_sessions_sweep_reaches_every_primary(on_local_cluster):
 
     for brand_id in brand_ids_per_shard(3):
         assert BrandCache(brand_id, LIMITS).set("left:over", 1)
-    assert delete_session_keys() == 3 * 3  # the value key and the two index sorted sets, per shard
+    # Per shard: the value key, the two index sorted sets, and the exact analysis' totals, biggest
+    # keys and namespace sets by keys and by bytes (brands/cache/accounting.py).
+    assert delete_session_keys() == 3 * 7
     assert all(node.client().dbsize() == 0 for node in on_local_cluster.initial_primaries)
 
 
@@ -197,3 +199,22 @@ def test_script_slots_budget_and_statistics_on_every_shard(on_local_cluster):
     finally:
         for brand_id in brand_ids:
             BrandCache(brand_id, LIMITS).delete_all()
+
+
+def test_exact_analysis_works_on_every_shard(on_local_cluster):
+    """The analysis keys are derived inside the scripts from the expiry index's name: same hash
+    tag, same slot, so every write script and the readers run on the brand's node."""
+    limits = CacheLimits(max_keys=200, max_value_bytes=3000, default_ttl=600, max_ttl=600)
+    for brand_id in brand_ids_per_shard(3):
+        cache = BrandCache(brand_id, limits, raise_unavailable=True)
+        for i in range(80):
+            assert cache.set(f"n{i % 3}:{i}", "x" * (i * 30))  # some above 2,046 bytes
+        for i in range(79, 10, -1):
+            cache.delete(f"n{i % 3}:{i}")  # the biggest keys' set shrinks: a rebuild runs
+        analysis = cache.analysis()
+        assert analysis.live_keys == 11 and analysis.complete and not analysis.rebuilding_biggest
+        assert analysis.stored_bytes == sum(i * 30 + 2 for i in range(11)) == cache.stored_bytes_scanned()
+        assert [b.key for b in analysis.biggest][:2] == ["n1:10", "n0:9"]
+        assert cache.prefix_figures("n1:").keys == 4
+        assert cache.analysis_upgrade() == 0
+        assert cache.delete_all() == 11

@@ -43,6 +43,7 @@ def brand_operations(cache: BrandCache) -> dict:
         "live_count": cache.live_count,
         "refused_writes": cache.refused_writes,
         "stored_bytes": cache.stored_bytes,
+        "stored_bytes_scanned": cache.stored_bytes_scanned,
         "list_keys": lambda: cache.list_keys(prefix="shop:", limit=2),
         "key_info": lambda: cache.key_info("shop:item:1"),
         "namespace_tree": lambda: cache.namespace_tree("shop:"),
@@ -64,9 +65,23 @@ def brand_operations(cache: BrandCache) -> dict:
         "bulk_delete": lambda: kept.append(cache.bulk_delete("shop:copy:", dry_run=False, keep_seconds=60)),
         "kept_count": lambda: cache.kept_count(kept[-1].undo_token),
         "bulk_restore": lambda: cache.bulk_restore(kept[-1].undo_token),
+        # Exact analysis (issue 12): deleting the biggest keys makes the read rebuild them.
+        "analysis": lambda: analysis_with_rebuild(cache),
+        "prefix_figures": lambda: cache.prefix_figures("shop:"),
+        "analysis_upgrade": cache.analysis_upgrade,
         "delete_prefix": lambda: cache.delete_prefix("shop:item:"),
         "delete_all": cache.delete_all,
     }
+
+
+def analysis_with_rebuild(cache: BrandCache):
+    # More keys than the biggest-keys set holds (64), then the biggest deleted.
+    cache.set_many([(f"shop:size:{i:02d}", "x" * i) for i in range(80)])
+    for i in range(79, 5, -1):
+        cache.delete(f"shop:size:{i:02d}")
+    analysis = cache.analysis()
+    assert analysis.biggest[0].size_bytes == 7 and not analysis.rebuilding_biggest  # "xxxxx"
+    return analysis
 
 
 def public_methods(cls) -> set[str]:

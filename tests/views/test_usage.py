@@ -151,13 +151,16 @@ def test_top_namespaces_sorted_by_count_top_ten(client, brand_factory, member_fa
     cache.set("plainkey", 1)  # a leaf, not a namespace
     client.force_login(member_factory(brand))
     html = client.get(url(brand)).content.decode()
+    # The analysis section's "Namespaces by keys" table (issue 12: every namespace counts).
+    by_keys = html[html.index("Namespaces by keys"):html.index("Namespaces by bytes")]
     shown = re.findall(
         r'<tr><td><a href="/b/[^"]+/keys/\?prefix=ns\d\d%3A"><code>(ns\d\d:)</code></a></td>'
         r'<td class="num">(\d+)</td>',
-        html,
+        by_keys,
     )
     assert shown == [(f"ns{n:02d}:", str(n + 1)) for n in range(11, 1, -1)]
-    assert "plainkey" not in html
+    assert "plainkey" not in by_keys
+    assert "1 key (1\xa0byte) has no <code>:</code>" in html
 
 
 # ---------------------------------------------------------------- the chart
