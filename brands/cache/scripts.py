@@ -16,13 +16,16 @@ Conventions shared by the scripts:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError, TryAgainError
+
+from brands.cache.connection import UNAVAILABLE_ERRORS
 
 PRUNE_BATCH = 500
 
@@ -650,6 +653,19 @@ SCRIPT_NAMES = (
 # A script that is still unknown after this many loads is an error, not a cache miss.
 _MAX_LOADS = 2
 
+# Redis Cluster's answer when a script reads a key it did not declare (a value key the paging and
+# bulk scripts build from the brand's value prefix) that has already been moved away while the
+# brand's slot migrates. Like TRYAGAIN it is transient: the service reports "cache unavailable".
+_MOVED_AWAY = "Script attempted to access a non local key"
+
+
+def _transient(exc: ResponseError) -> ResponseError:
+    """The error to raise for a script's error reply: TryAgainError (one of the service's
+    "unavailable" errors) for a key moved away mid-migration, else the reply itself."""
+    if not isinstance(exc, TryAgainError) and str(exc).startswith(_MOVED_AWAY):
+        return TryAgainError(str(exc))
+    return exc
+
 
 class _Scripts:
     """Script objects, created once. A Script carries only its source and SHA; the client that
@@ -670,14 +686,21 @@ class _Scripts:
             script = self._scripts[name] = client.register_script(source)
         return script
 
-    def load(self, name: str, client: Redis, key: str) -> str:
+    def load(self, name: str, client: Redis, key: str, *, everywhere: bool = False) -> str:
         """SCRIPT LOAD where ``key`` lives: the one server, or on Redis Cluster the primary that
         serves the key's slot (the one that answered NOSCRIPT: a replica promoted by a failover
-        starts with an empty script cache). Returns the SHA."""
+        starts with an empty script cache). ``everywhere``: on every reachable primary, for a
+        NOSCRIPT that loading on the key's node did not cure: mid-migration the slot map still
+        names the source while ASK sends the call to the importing node. Returns the SHA."""
         script = self._scripts.get(name) or self.get(name, client)
         node_for = getattr(client, "get_node_from_key", None)  # only RedisCluster routes by key
         if node_for is None:
             script.sha = client.script_load(script.script)
+        elif everywhere:
+            for node in client.get_primaries():
+                # A primary that is down cannot be the one that answered NOSCRIPT.
+                with contextlib.suppress(*UNAVAILABLE_ERRORS):
+                    script.sha = client.execute_command("SCRIPT LOAD", script.script, target_nodes=node)
         else:
             script.sha = client.execute_command("SCRIPT LOAD", script.script, target_nodes=node_for(key))
         return script.sha
@@ -694,7 +717,12 @@ class _Scripts:
             except NoScriptError:
                 if loads == _MAX_LOADS:
                     raise
-                self.load(name, client, keys[0])
+                self.load(name, client, keys[0], everywhere=loads > 0)
+            except ResponseError as exc:
+                error = _transient(exc)
+                if error is exc:
+                    raise
+                raise error from exc
         raise AssertionError("unreachable")
 
     def batch(self, client: Redis) -> ScriptBatch:
@@ -756,6 +784,8 @@ class ScriptBatch:
             for index, reply in zip(pending, replies, strict=True):
                 if isinstance(reply, NoScriptError) and loads < _MAX_LOADS:
                     missing.append(index)
+                elif isinstance(reply, ResponseError):
+                    raise _transient(reply)
                 elif isinstance(reply, Exception):
                     raise reply
                 else:
@@ -769,7 +799,7 @@ class ScriptBatch:
                 target = (call.script, self._node_name(call.args[0]))
                 if target not in loaded:
                     loaded.add(target)
-                    self._scripts.load(call.script, self._client, call.args[0])
+                    self._scripts.load(call.script, self._client, call.args[0], everywhere=loads > 0)
             pending = missing
         raise AssertionError("unreachable")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ class Writer:
     pause_s: float = 0.002
     answers: list[Answer] = field(default_factory=list)
     raised: list[BaseException] = field(default_factory=list)
+    tracebacks: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -50,6 +52,7 @@ class Writer:
                 ok = bool(self.step(self.cache, i))
             except BaseException as exc:  # noqa: BLE001 - reported by the test, not swallowed
                 self.raised.append(exc)
+                self.tracebacks.append(traceback.format_exc())
                 return
             warning = self.cache.warnings[-1] if self.cache.warnings else ""
             self.answers.append(Answer(time.monotonic(), ok and not warning, warning))

@@ -81,7 +81,7 @@ def test_killing_a_primary_fails_only_its_shard_which_recovers_by_itself(
                     writer.stop()
 
             for writer in writers:
-                assert not writer.raised, writer.raised  # nothing raised: no 500 anywhere
+                assert not writer.raised, writer.tracebacks  # nothing raised: no 500 anywhere
             assert outage_page.status_code == 503
             assert b"The cache is unavailable right now" in outage_page.content
             assert client.get(f"/b/{failed_brand.slug}/keys/").status_code == 200
