@@ -60,6 +60,8 @@ from brands.cache import (
     delete_names,
     fill_brand_layout,
     glob_escape,
+    memory_usage,
+    name_index_keys,
     names_under,
     to_json,
 )
@@ -289,6 +291,43 @@ def _browse(client, cache: BrandCache, config: BenchConfig) -> dict:
     }
 
 
+MEMORY_SAMPLES = 500
+
+
+def _used_memory(client) -> int:
+    """used_memory summed over the primaries (one server: its own)."""
+    info = client.info("memory")
+    if isinstance(info, dict) and "used_memory" not in info:  # a cluster client: per node
+        return sum(int(node["used_memory"]) for node in info.values())
+    return int(info["used_memory"])
+
+
+def _memory(client, cache: BrandCache, count: int, value_text: str) -> dict:
+    """Redis bytes per key of the full bench brand (MEMORY USAGE, SAMPLES 0): the value keys
+    (``MEMORY_SAMPLES`` of them, evenly spread; each is a string, so its figure is exact) and
+    every key of the two indexes, whole. The overhead is what is stored above the value's own
+    JSON text: key names, Redis' per-key bookkeeping, the TTL, and the indexes."""
+    step = max(1, count // MEMORY_SAMPLES)
+    sample = [cache.keys.value(f"item:{i:06d}") for i in range(0, count, step)]
+    value_key = memory_usage(client, sample) / len(sample)
+    expiry_index = memory_usage(client, [cache.keys.expiry_index]) / count
+    index_keys = name_index_keys(client, cache.keys)
+    name_index = memory_usage(client, index_keys) / count
+    total = value_key + expiry_index + name_index
+    return {
+        "keys": count,
+        "value_bytes": len(value_text.encode()),
+        "value_key_bytes": round(value_key, 1),
+        "expiry_index_bytes_per_key": round(expiry_index, 1),
+        "name_index_bytes_per_key": round(name_index, 1),
+        "name_index_keys": len(index_keys),
+        "bytes_per_key": round(total, 1),
+        "overhead_per_key": round(total - len(value_text.encode()), 1),
+        "brand_mb": round(total * count / 2**20, 2),
+        "value_keys_sampled": len(sample),
+    }
+
+
 def _targets(result: dict) -> list[dict]:
     per_call, trips, browse = result["per_call"], result["round_trips"], result["browse"]
     rows = [
@@ -337,9 +376,17 @@ def run_cache_benchmarks(config: BenchConfig, client, progress: Callable[[str], 
             progress(f"Writing the bench brand's {config.brand_keys:,} keys")
             for index in cache.keys.index_keys:
                 written.add(index)
+            used_before = _used_memory(client)
             _fill_brand(cache, written, config.brand_keys)
+            used_delta = _used_memory(client) - used_before
             result["fill_s"] = round(time.perf_counter() - t0, 1)
             result["server_keys"] = client.dbsize()
+            progress("Memory per key of the bench brand")
+            result["memory"] = _memory(client, cache, config.brand_keys, value_text)
+            # Cross-check: the server's used_memory grew by this much a key while the brand was
+            # written (includes what MEMORY USAGE leaves out: the TTL's entry in the expires
+            # table, allocator rounding; other clients of a shared server add noise).
+            result["memory"]["used_memory_delta_per_key"] = round(used_delta / config.brand_keys, 1)
             progress("Browsing: service vs SCAN")
             result["browse"] = _browse(client, cache, config)
             progress("Per-call cost: raw redis-py vs service")
@@ -349,6 +396,10 @@ def run_cache_benchmarks(config: BenchConfig, client, progress: Callable[[str], 
             for index in cache.keys.index_keys:
                 client.pexpire(index, SAFETY_TTL_MS)
     finally:
+        with uninterruptible(), override_settings(CACHEADMIN_KEY_PREFIX=prefix):
+            for brand_id in (BENCH_BRAND_ID, *range(FOREIGN_BRAND_BASE, FOREIGN_BRAND_BASE + FOREIGN_BRANDS)):
+                for name in name_index_keys(client, BrandKeys.for_brand(brand_id)):
+                    written.add(name)
         with uninterruptible():
             progress("Cleaning up")
             deleted = delete_names(client, written)

@@ -57,6 +57,17 @@ def fill_brand_layout(client, keys: BrandKeys, names: list[str], value_text: str
     client.pexpire(keys.name_index, index_ttl_ms)
 
 
+def name_index_keys(client, keys: BrandKeys) -> list[str]:
+    """Every Redis key that holds the brand's name index (for MEMORY USAGE and cleanup)."""
+    return [keys.name_index]
+
+
+def memory_usage(client, names: Iterable[str]) -> int:
+    """Sum of MEMORY USAGE (SAMPLES 0: every element of a collection counted) over ``names``,
+    one call each (a cluster client routes each to its key's node); a missing name counts 0."""
+    return sum(int(client.memory_usage(name, samples=0) or 0) for name in names)
+
+
 def delete_names(client, names: Iterable[str]) -> int:
     """UNLINK every name (a name never written is harmless), 50 batches per round trip."""
     deleted = 0

@@ -68,6 +68,14 @@ def test_quick_json_report(brand_factory, fake_other_benchmarks):
     for name in ("live_count", "first_page"):
         assert report["browse"][name]["agrees"] is True
         assert report["browse"][name]["service_ms"] > 0 and report["browse"][name]["scan_ms"] > 0
+    memory = report["memory"]
+    assert memory["keys"] == 500 and memory["value_bytes"] == report["sizes"]["value_bytes"]
+    assert memory["value_key_bytes"] > memory["value_bytes"]  # the value plus its key's bookkeeping
+    assert memory["expiry_index_bytes_per_key"] > 0 and memory["name_index_bytes_per_key"] > 0
+    assert memory["bytes_per_key"] == pytest.approx(memory["value_key_bytes"] + memory[
+        "expiry_index_bytes_per_key"] + memory["name_index_bytes_per_key"], abs=0.2)
+    overhead = memory["bytes_per_key"] - memory["value_bytes"]
+    assert memory["overhead_per_key"] == pytest.approx(overhead, abs=0.2)
     assert len(report["targets"]) == 12
     assert all(isinstance(t["pass"], bool) for t in report["targets"])
     assert report["other"]["scripting"] == {"quick_was": True, "runs_per_s": 1234}
