@@ -29,7 +29,31 @@ from brands.cache.connection import UNAVAILABLE_ERRORS
 
 PRUNE_BATCH = 500
 
-_PRELUDE = r"""
+# The name index (KEYS' third key, ``BrandKeys.name_index``): every key's name, in byte order,
+# for paging, prefixes and counts. Scripts reach it only through these helpers.
+#   names_add(nm, name)              add one name
+#   names_remove(nm, names)          remove a list of names
+#   names_range(nm, min, max, n)     up to n names in a ZRANGEBYLEX range ('[a', '(a', '-', '+')
+#   names_count(nm, min, max)        how many names in such a range
+_NAMES = r"""
+local function names_add(nm, name)
+  redis.call('ZADD', nm, 0, name)
+end
+
+local function names_remove(nm, names)
+  if #names > 0 then redis.call('ZREM', nm, unpack(names)) end
+end
+
+local function names_range(nm, min, max, limit)
+  return redis.call('ZRANGEBYLEX', nm, min, max, 'LIMIT', 0, limit)
+end
+
+local function names_count(nm, min, max)
+  return redis.call('ZLEXCOUNT', nm, min, max)
+end
+"""
+
+_PRELUDE = _NAMES + r"""
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -40,7 +64,7 @@ local function prune(ix, nm, now, limit)
   local expired = redis.call('ZRANGEBYSCORE', ix, '-inf', now, 'LIMIT', 0, limit)
   if #expired > 0 then
     redis.call('ZREM', ix, unpack(expired))
-    redis.call('ZREM', nm, unpack(expired))
+    names_remove(nm, expired)
   end
   return #expired
 end
@@ -107,7 +131,7 @@ else
     redis.call('HINCRBY', st, 'key_limit', 1)
     return -1
   end
-  redis.call('ZADD', nm, 0, name)
+  names_add(nm, name)
 end
 redis.call('SET', vkey, ARGV[2], 'PX', ttl)
 redis.call('ZADD', ix, now + ttl, name)
@@ -126,7 +150,7 @@ end
 -- ---------------------------------------------------------------------------- [versioned write]
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
+names_remove(KEYS[3], {ARGV[1]})
 return 1
 """
 
@@ -263,7 +287,7 @@ else
   local ttl = ttl_arg ~= '' and tonumber(ttl_arg) or tonumber(ARGV[4])
   redis.call('SET', vkey, text, 'PX', ttl)
   redis.call('ZADD', ix, now + ttl, name)
-  redis.call('ZADD', nm, 0, name)
+  names_add(nm, name)
 end
 if version then return {1, text, expiry_of(ix, name)} end  -- [versioned write]
 return {1, text}
@@ -289,13 +313,13 @@ return prune(KEYS[2], KEYS[3], now_ms(), tonumber(ARGV[1]))
 # ARGV: value prefix, lex start ("[abc" or "(abc"), lex stop ("+" or "(abc\255"), page size.
 # Returns a flat list: name, value, pttl, expiry score, ... for at most page size + 1 keys (the
 # extra one tells the caller there is a next page). Names whose value has expired are skipped.
-PAGE = r"""
+PAGE = _NAMES + r"""
 local ix, nm, base = KEYS[2], KEYS[3], ARGV[1]
 local start, stop, want = ARGV[2], ARGV[3], tonumber(ARGV[4]) + 1
 local out, found, rounds = {}, 0, 0
 while found < want and rounds < 50 do
   rounds = rounds + 1
-  local names = redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, want * 2)
+  local names = names_range(nm, start, stop, want * 2)
   if #names == 0 then break end
   for _, name in ipairs(names) do
     local value = redis.call('GET', base .. name)
@@ -316,14 +340,14 @@ return out
 # Direct children of a namespace prefix, skipping over each child's keys with one lookup.
 # ARGV: prefix ("" or ending with ":"), max children.
 # Returns a flat list: label-or-name, count, is_leaf (1/0), ...
-TREE = r"""
+TREE = _NAMES + r"""
 local nm, prefix, limit = KEYS[3], ARGV[1], tonumber(ARGV[2])
 local plen = #prefix
 local start = '[' .. prefix
 local stop = (prefix == '') and '+' or ('(' .. prefix .. '\255')
 local out, n = {}, 0
 while n < limit do
-  local first = redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, 1)[1]
+  local first = names_range(nm, start, stop, 1)[1]
   if not first then break end
   local rest = first:sub(plen + 1)
   local colon = rest:find(':', 1, true)
@@ -331,7 +355,7 @@ while n < limit do
     local child = prefix .. rest:sub(1, colon)                  -- ends with ':'
     local after = prefix .. rest:sub(1, colon - 1) .. ';'       -- ';' sorts right after ':'
     out[#out + 1] = child
-    out[#out + 1] = redis.call('ZLEXCOUNT', nm, '[' .. child, '(' .. after)
+    out[#out + 1] = names_count(nm, '[' .. child, '(' .. after)
     out[#out + 1] = 0
     start = '[' .. after
   else
@@ -347,25 +371,31 @@ return out
 
 # Delete up to a batch of keys under a prefix. ARGV: value prefix, lex start, lex stop, batch.
 # Returns {names removed from the index, live values deleted}.
-DELETE_PREFIX = r"""
+DELETE_PREFIX = _NAMES + r"""
 local ix, nm, base = KEYS[2], KEYS[3], ARGV[1]
-local names = redis.call('ZRANGEBYLEX', nm, ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+local names = names_range(nm, ARGV[2], ARGV[3], tonumber(ARGV[4]))
 local deleted = 0
 for _, name in ipairs(names) do
   deleted = deleted + redis.call('DEL', base .. name)
 end
 if #names > 0 then
   redis.call('ZREM', ix, unpack(names))
-  redis.call('ZREM', nm, unpack(names))
+  names_remove(nm, names)
 end
 return {#names, deleted}
 """
 
+# How many names a name range holds (expired ones included until pruned).
+# ARGV: lex start, lex stop. Returns the count.
+COUNT_NAMES = _NAMES + r"""
+return names_count(KEYS[3], ARGV[1], ARGV[2])
+"""
+
 # Sum of the stored bytes of up to a batch of keys after a cursor.
 # ARGV: value prefix, lex start, batch. Returns {bytes, last name or ""}.
-STORED_BYTES = r"""
+STORED_BYTES = _NAMES + r"""
 local nm, base = KEYS[3], ARGV[1]
-local names = redis.call('ZRANGEBYLEX', nm, ARGV[2], '+', 'LIMIT', 0, tonumber(ARGV[3]))
+local names = names_range(nm, ARGV[2], '+', tonumber(ARGV[3]))
 local total = 0
 for _, name in ipairs(names) do
   total = total + redis.call('STRLEN', base .. name)
@@ -413,7 +443,7 @@ if not exists then
     redis.call('HINCRBY', st, 'key_limit', 1)
     return -1
   end
-  redis.call('ZADD', nm, 0, name)
+  names_add(nm, name)
 end
 redis.call('SET', vkey, ARGV[2], 'PX', expiry - now)
 redis.call('ZADD', ix, expiry, name)
@@ -424,7 +454,7 @@ return {1, expiry}
 # entries are skipped, not pruned). KEYS: expiry index, name index.
 # ARGV: lex start, lex stop, batch. Returns {last name scanned or "", {live names}}.
 LIVE_NAMES = _PRELUDE + r"""
-local names = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local names = names_range(KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]))
 local now = now_ms()
 local out = {}
 for _, name in ipairs(names) do
@@ -475,7 +505,7 @@ for i = 3, #ARGV do
 end
 if #names > 0 then
   redis.call('ZREM', ix, unpack(names))
-  redis.call('ZREM', nm, unpack(names))
+  names_remove(nm, names)
 end
 if kept > 0 and redis.call('PTTL', bin) == -1 then
   local window = tonumber(ARGV[2])
@@ -521,7 +551,7 @@ for i = 5, #ARGV do
       expiry = math.min(expiry, now + max_ttl)
       redis.call('SET', vkey, string.sub(entry, bar + 1), 'PX', expiry - now)
       redis.call('ZADD', ix, expiry, name)
-      redis.call('ZADD', nm, 0, name)
+      names_add(nm, name)
       redis.call('HDEL', bin, name)
       live = live + 1
       code = 1
@@ -584,11 +614,11 @@ for i = 0, (#ARGV - 6) / 2 - 1 do
       expiry = math.min(expiry, now + max_ttl)
       redis.call('SET', dst, value, 'PX', expiry - now)
       redis.call('ZADD', ix, expiry, dname)
-      redis.call('ZADD', nm, 0, dname)
+      names_add(nm, dname)
       if move then
         redis.call('DEL', src)
         redis.call('ZREM', ix, sname)
-        redis.call('ZREM', nm, sname)
+        names_remove(nm, {sname})
         if dst_exists then live = live - 1 end
       elseif not dst_exists then
         live = live + 1
@@ -606,7 +636,7 @@ return out
 # namespaces, leaves listed at most, max steps (each step reads up to 100 names, or jumps over
 # one namespace). Returns {truncated (1/0), leaf count, {namespace, count, ...}, {leaf names}}; the
 # leaf names are left out when there are more than the listing bound. Reads only.
-TREE_GROUPED = r"""
+TREE_GROUPED = _NAMES + r"""
 local nm, prefix = KEYS[1], ARGV[1]
 local max_ns, max_leaves, max_steps = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local plen = #prefix
@@ -615,11 +645,11 @@ local stop = (prefix == '') and '+' or ('(' .. prefix .. '\255')
 local namespaces, leaves, leaf_count, steps, truncated = {}, {}, 0, 0, 0
 while true do
   if steps >= max_steps or #namespaces / 2 >= max_ns then
-    if redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, 1)[1] then truncated = 1 end
+    if names_range(nm, start, stop, 1)[1] then truncated = 1 end
     break
   end
   steps = steps + 1
-  local batch = redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, 100)
+  local batch = names_range(nm, start, stop, 100)
   if #batch == 0 then break end
   for _, name in ipairs(batch) do
     local rest = name:sub(plen + 1)
@@ -628,7 +658,7 @@ while true do
       local child = prefix .. rest:sub(1, colon)                  -- ends with ':'
       local after = prefix .. rest:sub(1, colon - 1) .. ';'       -- ';' sorts right after ':'
       namespaces[#namespaces + 1] = child
-      namespaces[#namespaces + 1] = redis.call('ZLEXCOUNT', nm, '[' .. child, '(' .. after)
+      namespaces[#namespaces + 1] = names_count(nm, '[' .. child, '(' .. after)
       start = '[' .. after
       break
     end
@@ -644,7 +674,7 @@ return {truncated, leaf_count, namespaces, leaves}
 # Every script above, by the name the service runs it under (tests check each one's keys).
 SCRIPT_NAMES = (
     "SET", "DELETE", "INCREMENT", "COUNT_REFUSAL", "LIVE_COUNT", "PRUNE", "PAGE", "TREE",
-    "DELETE_PREFIX", "STORED_BYTES",
+    "DELETE_PREFIX", "STORED_BYTES", "COUNT_NAMES",
     # safe editing
     "READ_KEY", "RESTORE", "LIVE_NAMES", "READ_MANY", "BIN_DELETE", "BIN_RESTORE", "BULK_TTL",
     "COPY_KEYS", "TREE_GROUPED",

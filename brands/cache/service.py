@@ -428,7 +428,7 @@ class BrandCache:
             return 0
         self.prune_expired()
         start, stop = _lex_range(prefix, None)
-        return int(self.client.zlexcount(self.keys.name_index, start, stop))
+        return int(self._run_admin("COUNT_NAMES", [start, stop]))
 
     @raises_unavailable
     def delete_prefix(self, prefix: str, *, batch: int = 500) -> int:
