@@ -56,7 +56,7 @@ from brands.cache.script_slots import (
     script_slot_acquire,
     script_slot_release,
 )
-from brands.cache.scripts import SCRIPT_NAMES, SCRIPTS
+from brands.cache.scripts import NAMES_CHUNK, SCRIPT_NAMES, SCRIPTS
 from brands.cache.server import NodeInfo, ServerInfo, cluster_state, human_bytes, server_info
 from brands.cache.service import NATURAL_SORT_MAX, UNAVAILABLE_WARNING, BrandCache, CacheLimits
 from brands.cache.types import (
@@ -100,6 +100,7 @@ __all__ = [
     "REFUSALS_LISTED",
     "NATURAL_SORT_MAX",
     "SCRIPTS",
+    "NAMES_CHUNK",
     "SCRIPT_NAMES",
     "UNAVAILABLE_ERRORS",
     "UNAVAILABLE_WARNING",

@@ -30,28 +30,104 @@ from brands.cache.connection import UNAVAILABLE_ERRORS
 PRUNE_BATCH = 500
 
 # The name index (KEYS' third key, ``BrandKeys.name_index``): every key's name, in byte order,
-# for paging, prefixes and counts. Scripts reach it only through these helpers.
+# for paging, prefixes and counts. Scripts reach it only through these helpers:
 #   names_add(nm, name)              add one name
 #   names_remove(nm, names)          remove a list of names
 #   names_range(nm, min, max, n)     up to n names in a ZRANGEBYLEX range ('[a', '(a', '-', '+')
 #   names_count(nm, min, max)        how many names in such a range
+#
+# It is chunked (issue 14, item 7): one big sorted set of names is a skiplist costing ~105 bytes
+# a name; sorted sets of at most zset-max-listpack-entries (128 by default) names are compact
+# listpacks, ~20 bytes a name. So the names live in chunks of at most NAMES_CHUNK names, and `nm`
+# itself is the directory: a sorted set (all scores 0) of each chunk's lower bound. The chunk of
+# bound b is the key nm .. ':' .. b (the brand's hash tag, as nm's); the first chunk's bound is
+# '', and a name lives in the chunk with the greatest bound <= the name. A chunk that overflows
+# splits (names appended at its end start a chunk of their own, so chunks written in order stay
+# full); a chunk that empties is dropped (the first one hands its '' bound to the next). Counts
+# stay exact (ZLEXCOUNT summed over the chunks a range spans) and paging ordered (chunk after
+# chunk through the directory), each call still one script.
+NAMES_CHUNK = 120
+
 _NAMES = r"""
+local NAMES_CHUNK = @NAMES_CHUNK@
+
+-- The bound of the chunk that holds (or would hold) `name`; nil when the index is empty.
+local function names_chunk(nm, name)
+  return redis.call('ZREVRANGEBYLEX', nm, '[' .. name, '-', 'LIMIT', 0, 1)[1]
+end
+
 local function names_add(nm, name)
-  redis.call('ZADD', nm, 0, name)
+  local bound = names_chunk(nm, name)
+  if not bound then
+    bound = ''
+    redis.call('ZADD', nm, 0, bound)
+  end
+  local chunk = nm .. ':' .. bound
+  if redis.call('ZADD', chunk, 0, name) == 0 then return end
+  local size = redis.call('ZCARD', chunk)
+  if size <= NAMES_CHUNK then return end
+  local from = math.floor(size / 2)
+  if redis.call('ZRANGE', chunk, -1, -1)[1] == name then from = size - 1 end
+  local moved = redis.call('ZRANGE', chunk, from, -1)
+  local args = {}
+  for i, moved_name in ipairs(moved) do
+    args[2 * i - 1] = 0
+    args[2 * i] = moved_name
+  end
+  redis.call('ZADD', nm .. ':' .. moved[1], unpack(args))
+  redis.call('ZREMRANGEBYRANK', chunk, from, -1)
+  redis.call('ZADD', nm, 0, moved[1])
 end
 
 local function names_remove(nm, names)
-  if #names > 0 then redis.call('ZREM', nm, unpack(names)) end
+  for _, name in ipairs(names) do
+    local bound = names_chunk(nm, name)
+    local chunk = bound and (nm .. ':' .. bound)
+    if chunk and redis.call('ZREM', chunk, name) == 1 and redis.call('EXISTS', chunk) == 0 then
+      redis.call('ZREM', nm, bound)
+      local next_bound = bound == '' and redis.call('ZRANGE', nm, 0, 0)[1]
+      if next_bound then
+        redis.call('RENAME', nm .. ':' .. next_bound, chunk)
+        redis.call('ZREM', nm, next_bound)
+        redis.call('ZADD', nm, 0, '')
+      end
+    end
+  end
+end
+
+-- The bound of the first chunk a range starting at `min` can touch.
+local function names_first_chunk(nm, min)
+  if min == '-' then return redis.call('ZRANGE', nm, 0, 0)[1] end
+  return names_chunk(nm, string.sub(min, 2))
+end
+
+-- The bound of the chunk after `bound`, if it can hold names up to `max`.
+local function names_next_chunk(nm, bound, max)
+  return redis.call('ZRANGEBYLEX', nm, '(' .. bound, max, 'LIMIT', 0, 1)[1]
 end
 
 local function names_range(nm, min, max, limit)
-  return redis.call('ZRANGEBYLEX', nm, min, max, 'LIMIT', 0, limit)
+  local out = {}
+  local bound = names_first_chunk(nm, min)
+  while bound and #out < limit do
+    local names = redis.call('ZRANGEBYLEX', nm .. ':' .. bound, min, max, 'LIMIT', 0, limit - #out)
+    for _, name in ipairs(names) do out[#out + 1] = name end
+    if #out >= limit then break end
+    bound = names_next_chunk(nm, bound, max)
+  end
+  return out
 end
 
 local function names_count(nm, min, max)
-  return redis.call('ZLEXCOUNT', nm, min, max)
+  local total = 0
+  local bound = names_first_chunk(nm, min)
+  while bound do
+    total = total + redis.call('ZLEXCOUNT', nm .. ':' .. bound, min, max)
+    bound = names_next_chunk(nm, bound, max)
+  end
+  return total
 end
-"""
+""".replace("@NAMES_CHUNK@", str(NAMES_CHUNK))
 
 _PRELUDE = _NAMES + r"""
 local function now_ms()
@@ -391,6 +467,20 @@ COUNT_NAMES = _NAMES + r"""
 return names_count(KEYS[3], ARGV[1], ARGV[2])
 """
 
+# Move a batch of names from a brand's name index as it was before the chunks (one sorted set,
+# ``BrandKeys.legacy_name_index``) into the chunked one. KEYS: legacy name index, expiry index,
+# name index, stats. ARGV: batch. Names no longer in the expiry index (deleted keys) are dropped.
+# Returns {names taken from the legacy index, names left there}.
+UPGRADE_NAMES = _NAMES + r"""
+local old, ix, nm = KEYS[1], KEYS[2], KEYS[3]
+local names = redis.call('ZRANGE', old, 0, tonumber(ARGV[1]) - 1)
+for _, name in ipairs(names) do
+  if redis.call('ZSCORE', ix, name) then names_add(nm, name) end
+end
+if #names > 0 then redis.call('ZREM', old, unpack(names)) end
+return {#names, redis.call('ZCARD', old)}
+"""
+
 # Sum of the stored bytes of up to a batch of keys after a cursor.
 # ARGV: value prefix, lex start, batch. Returns {bytes, last name or ""}.
 STORED_BYTES = _NAMES + r"""
@@ -674,7 +764,7 @@ return {truncated, leaf_count, namespaces, leaves}
 # Every script above, by the name the service runs it under (tests check each one's keys).
 SCRIPT_NAMES = (
     "SET", "DELETE", "INCREMENT", "COUNT_REFUSAL", "LIVE_COUNT", "PRUNE", "PAGE", "TREE",
-    "DELETE_PREFIX", "STORED_BYTES", "COUNT_NAMES",
+    "DELETE_PREFIX", "STORED_BYTES", "COUNT_NAMES", "UPGRADE_NAMES",
     # safe editing
     "READ_KEY", "RESTORE", "LIVE_NAMES", "READ_MANY", "BIN_DELETE", "BIN_RESTORE", "BULK_TTL",
     "COPY_KEYS", "TREE_GROUPED",

@@ -41,6 +41,7 @@ def brand_operations(cache: BrandCache) -> dict:
         "value too large (counted by COUNT_REFUSAL)": lambda: cache.set("shop:big", big),
         "prune_expired": cache.prune_expired,
         "live_count": cache.live_count,
+        "upgrade_name_index": cache.upgrade_name_index,
         "refused_writes": cache.refused_writes,
         "stored_bytes": cache.stored_bytes,
         "list_keys": lambda: cache.list_keys(prefix="shop:", limit=2),
