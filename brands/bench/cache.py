@@ -128,13 +128,13 @@ def _fill_foreign(client, written: _Written, total: int, value_text: str,
             progress(f"  foreign keys: {done:,} / {total:,}")
 
 
-def _fill_brand(cache: BrandCache, written: _Written, count: int) -> None:
+def _fill_brand(cache: BrandCache, written: _Written, count: int, value: Any = VALUE) -> None:
     """The bench brand's keys through the service itself (``set_many``: pipelined, one atomic
     script per key), so the value keys and indexes are exactly what ``cache.set`` produces."""
     written.add_range(cache.keys, "item:{:06d}", count)
     for start in range(0, count, BATCH):
         names = [f"item:{i:06d}" for i in range(start, min(start + BATCH, count))]
-        if not all(cache.set_many(((name, VALUE) for name in names), KEY_TTL_S)):
+        if not all(cache.set_many(((name, value) for name in names), KEY_TTL_S)):
             raise RuntimeError(f"the bench brand refused a key: {cache.warnings[-1:]}")
 
 
@@ -365,7 +365,8 @@ def run_cache_benchmarks(config: BenchConfig, client, progress: Callable[[str], 
     }
     written = _Written()
     limits = CacheLimits(max_keys=config.brand_keys + (config.rounds + 2) * config.calls + 10_000,
-                         max_value_bytes=512, default_ttl=KEY_TTL_S, max_ttl=KEY_TTL_S)
+                         max_value_bytes=max(512, config.value_bytes or 0),
+                         default_ttl=KEY_TTL_S, max_ttl=KEY_TTL_S)
     try:
         with interrupts_become_exceptions(), override_settings(CACHEADMIN_KEY_PREFIX=prefix):
             cache = BrandCache(BENCH_BRAND_ID, limits)
@@ -377,12 +378,15 @@ def run_cache_benchmarks(config: BenchConfig, client, progress: Callable[[str], 
             for index in cache.keys.index_keys:
                 written.add(index)
             used_before = _used_memory(client)
-            _fill_brand(cache, written, config.brand_keys)
+            # The brand's values: VALUE, or JSON strings of --value-bytes bytes (memory per key
+            # at other value sizes; the per-call figures always use VALUE).
+            brand_value = "x" * (config.value_bytes - 2) if config.value_bytes else VALUE
+            _fill_brand(cache, written, config.brand_keys, brand_value)
             used_delta = _used_memory(client) - used_before
             result["fill_s"] = round(time.perf_counter() - t0, 1)
             result["server_keys"] = client.dbsize()
             progress("Memory per key of the bench brand")
-            result["memory"] = _memory(client, cache, config.brand_keys, value_text)
+            result["memory"] = _memory(client, cache, config.brand_keys, to_json(brand_value))
             # Cross-check: the server's used_memory grew by this much a key while the brand was
             # written (includes what MEMORY USAGE leaves out: the TTL's entry in the expires
             # table, allocator rounding; other clients of a shared server add noise).
