@@ -63,6 +63,7 @@ from brands.cache import (
     memory_usage,
     name_index_keys,
     names_under,
+    node_client,
     to_json,
 )
 
@@ -70,6 +71,7 @@ FOREIGN_BRAND_BASE = 900_000
 FOREIGN_BRANDS = 100
 BENCH_BRAND_ID = 900_100
 RAW_BRAND_ID = 900_101  # same number of digits: raw keys are exactly as long as the service's
+RAW_BRAND_IDS = range(RAW_BRAND_ID, 900_200)  # on a cluster: the first on the bench brand's node
 KEY_TTL_S = 3600
 SAFETY_TTL_MS = 2 * 3600 * 1000  # index sorted sets expire too, in case cleanup never runs
 BATCH = 1000
@@ -139,6 +141,17 @@ def _fill_brand(cache: BrandCache, written: _Written, count: int, value: Any = V
 
 
 # ---------------------------------------------------------------------- the benchmarks
+
+
+def _raw_brand_id(client, cache: BrandCache) -> int:
+    """The raw side's brand id: on Redis Cluster one whose keys live on the bench brand's node,
+    so that raw and service calls go to the same server (another node is another process with
+    its own load); on one server, RAW_BRAND_ID."""
+    target = node_client(client, cache.keys.stats)
+    for brand_id in RAW_BRAND_IDS:
+        if node_client(client, BrandKeys.for_brand(brand_id).stats) is target:
+            return brand_id
+    return RAW_BRAND_ID
 
 
 def _per_call(client, cache: BrandCache, raw: BrandKeys, written: _Written, config: BenchConfig,
@@ -225,7 +238,12 @@ def _round_trips_all(client, cache: BrandCache, raw: BrandKeys, written: _Writte
         "list_keys": lambda: cache.list_keys(limit=PAGE_SIZE),
     }
     prefix = cache.keys.value_prefix.split(":", 1)[0]
-    return {name: round_trips(client, fn, prefix) for name, fn in calls.items()}
+    # Redis counts round trips on the server that answers: on a cluster, the brand's node (the raw
+    # calibration key's node for the raw GET).
+    brand_node = node_client(client, cache.keys.stats)
+    raw_node = node_client(client, raw.value("bench:get"))
+    return {name: round_trips(raw_node if name.startswith("raw") else brand_node, fn, prefix)
+            for name, fn in calls.items()}
 
 
 def _browse(client, cache: BrandCache, config: BenchConfig) -> dict:
@@ -248,13 +266,14 @@ def _browse(client, cache: BrandCache, config: BenchConfig) -> dict:
         return fetch(names[:PAGE_SIZE])
 
     def scan_until_page() -> list[tuple[str, bytes, int]]:
+        # scan_iter stops asking for more batches once 50 names are in (on a cluster it walks
+        # the nodes one after another; a raw SCAN cursor there is per node).
         names: list[str] = []
-        cursor = 0
-        while True:
-            cursor, keys = client.scan(cursor, match=pattern, count=SCAN_COUNT)
-            names.extend(key[prefix_len:].decode() for key in keys)
-            if len(names) >= PAGE_SIZE or cursor == 0:
-                return fetch(names[:PAGE_SIZE])
+        for key in client.scan_iter(match=pattern, count=SCAN_COUNT):
+            names.append(key[prefix_len:].decode())
+            if len(names) >= PAGE_SIZE:
+                break
+        return fetch(names)
 
     # Both sides must give the same answers, or the comparison means nothing.
     service_page = [item.key for item in cache.list_keys(limit=PAGE_SIZE).items]
@@ -370,7 +389,7 @@ def run_cache_benchmarks(config: BenchConfig, client, progress: Callable[[str], 
     try:
         with interrupts_become_exceptions(), override_settings(CACHEADMIN_KEY_PREFIX=prefix):
             cache = BrandCache(BENCH_BRAND_ID, limits)
-            raw = BrandKeys.for_brand(RAW_BRAND_ID)
+            raw = BrandKeys.for_brand(_raw_brand_id(client, cache))
             progress(f"Writing {config.foreign_keys:,} keys of {FOREIGN_BRANDS} other brands under {prefix}:")
             t0 = time.perf_counter()
             _fill_foreign(client, written, config.foreign_keys, value_text, progress)

@@ -86,23 +86,46 @@ def memory_usage(client, names: Iterable[str]) -> int:
 
 
 def delete_names(client, names: Iterable[str]) -> int:
-    """UNLINK every name (a name never written is harmless), 50 batches per round trip."""
+    """UNLINK every name (a name never written is harmless), 50 batches per round trip. On Redis
+    Cluster one UNLINK per name (the names of a batch lie in many slots), which the cluster
+    pipeline sends each node as one batch."""
+    per_name = is_cluster(client)
     deleted = 0
     batch: list[str] = []
     pipe = client.pipeline(transaction=False)
     queued = 0
+
+    def queue(names: list[str]) -> None:
+        if per_name:
+            for name in names:
+                pipe.unlink(name)
+        else:
+            pipe.unlink(*names)
+
     for name in names:
         batch.append(name)
         if len(batch) >= BATCH:
-            pipe.unlink(*batch)
+            queue(batch)
             batch, queued = [], queued + 1
             if queued >= 50:
                 deleted += sum(pipe.execute())
                 queued = 0
     if batch:
-        pipe.unlink(*batch)
+        queue(batch)
     deleted += sum(pipe.execute())
     return deleted
+
+
+def is_cluster(client) -> bool:
+    return hasattr(client, "get_node_from_key")  # only RedisCluster routes by key
+
+
+def node_client(client, key: str):
+    """The plain client of the server that holds ``key``: the one server, or on Redis Cluster
+    the primary serving its slot (MONITOR, ECHO and INFO there see that key's traffic)."""
+    if not is_cluster(client):
+        return client
+    return client.get_node_from_key(key).redis_connection
 
 
 def names_under(client, prefix: str) -> list[bytes]:

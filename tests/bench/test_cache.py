@@ -8,7 +8,6 @@ import json
 from io import StringIO
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from brands import bench
@@ -17,10 +16,6 @@ from brands.cache import BrandCache, redis_client
 
 TINY = ["--foreign-keys", "2000", "--brand-keys", "500", "--rounds", "2", "--calls", "50"]
 CONTRACT_OPS = ["get", "set", "has", "delete", "set_if_absent", "increment"]
-NOT_ON_CLUSTER = pytest.mark.skipif(
-    settings.REDIS_CLUSTER, reason="cache_bench on a cluster: issue 14, item 8"
-)
-
 
 def bench_keys(prefix: str) -> list[bytes]:
     return list(redis_client().scan_iter(match=f"{prefix}:*", count=1000))
@@ -42,7 +37,6 @@ def fake_other_benchmarks(monkeypatch):
                         {"scripting": fake_scripting_benchmark, "pages": broken_benchmark})
 
 
-@NOT_ON_CLUSTER
 def test_quick_json_report(brand_factory, fake_other_benchmarks):
     # A real brand's key must come through the bench untouched.
     brand = brand_factory()
@@ -87,7 +81,6 @@ def test_quick_json_report(brand_factory, fake_other_benchmarks):
     assert BrandCache.for_brand(brand).get("mine") == {"keep": True}
 
 
-@NOT_ON_CLUSTER
 def test_table_output_mentions_targets(db):
     out = StringIO()
     call_command("cache_bench", *TINY, "--skip-other-benchmarks", verbosity=0, stdout=out)
@@ -103,7 +96,6 @@ def test_table_output_mentions_targets(db):
     assert "CPUs" in text and "Python" in text and "Redis" in text
 
 
-@NOT_ON_CLUSTER
 def test_interrupted_run_cleans_up_what_it_wrote(db):
     seen: list[str] = []
 
@@ -121,7 +113,6 @@ def test_interrupted_run_cleans_up_what_it_wrote(db):
     assert bench_keys(prefix) == []
 
 
-@NOT_ON_CLUSTER
 def test_a_failing_benchmark_is_reported_in_its_place_and_the_others_still_run(db, fake_other_benchmarks):
     out = StringIO()
     call_command("cache_bench", *TINY, verbosity=0, stdout=out)
