@@ -64,10 +64,12 @@ def fill_brand_layout(client, keys: BrandKeys, names: list[str], value_text: str
         pipe.zadd(chunk_key, dict.fromkeys(ordered[start:start + NAMES_CHUNK], 0))
         pipe.pexpire(chunk_key, index_ttl_ms)
         pipe.zadd(keys.name_index, {bound: 0})
+        pipe.hset(keys.name_chunk_sizes, bound, len(ordered[start:start + NAMES_CHUNK]))
         if len(pipe) >= BATCH:
             pipe.execute()
             pipe = client.pipeline(transaction=False)
     pipe.pexpire(keys.name_index, index_ttl_ms)
+    pipe.pexpire(keys.name_chunk_sizes, index_ttl_ms)
     pipe.execute()
 
 
@@ -76,7 +78,8 @@ def name_index_keys(client, keys: BrandKeys) -> list[str]:
     MEMORY USAGE and cleanup), and the index as it was before the chunks if it is still there."""
     bounds = [bound.decode() for bound in client.zrange(keys.name_index, 0, -1)]
     legacy = [keys.legacy_name_index] if client.exists(keys.legacy_name_index) else []
-    return [keys.name_index, *(keys.name_chunk(bound) for bound in bounds), *legacy]
+    return [keys.name_index, keys.name_chunk_sizes, *(keys.name_chunk(bound) for bound in bounds),
+            *legacy]
 
 
 def memory_usage(client, names: Iterable[str]) -> int:

@@ -10,6 +10,7 @@ and a Lua script may touch a value and the brand's indexes together:
     <prefix>:{<id>}:nd:<b>    sorted set, all scores 0: a chunk of the name index, at most
                               NAMES_CHUNK (120) key names in byte order, from bound <b> up to the
                               next chunk's; paging, prefixes and counts (brands.cache.scripts)
+    <prefix>:{<id>}:nd#       hash: the size of each chunk, by bound (counts without scanning)
     <prefix>:{<id>}:nm        the name index before it was chunked (one sorted set of every name);
                               ``manage.py brands upgrade-index`` moves it into the chunks
     <prefix>:{<id>}:st        hash: refused-write counters
@@ -69,6 +70,11 @@ class BrandKeys:
     def name_chunk(self, bound: str) -> str:
         """The name index's chunk whose lower bound is ``bound`` (the scripts build the same)."""
         return f"{self.name_index}:{bound}"
+
+    @property
+    def name_chunk_sizes(self) -> str:
+        """The hash of the name index's chunk sizes, by bound."""
+        return f"{self.name_index}#"
 
     @property
     def index_keys(self) -> list[str]:

@@ -41,11 +41,12 @@ PRUNE_BATCH = 500
 # listpacks, ~20 bytes a name. So the names live in chunks of at most NAMES_CHUNK names, and `nm`
 # itself is the directory: a sorted set (all scores 0) of each chunk's lower bound. The chunk of
 # bound b is the key nm .. ':' .. b (the brand's hash tag, as nm's); the first chunk's bound is
-# '', and a name lives in the chunk with the greatest bound <= the name. A chunk that overflows
-# splits (names appended at its end start a chunk of their own, so chunks written in order stay
-# full); a chunk that empties is dropped (the first one hands its '' bound to the next). Counts
-# stay exact (summed over the chunks a range spans) and paging ordered (chunk after chunk
-# through the directory), each call still one script.
+# '', and a name lives in the chunk with the greatest bound <= the name. The hash nm .. '#'
+# holds each chunk's size (no bound contains '#', so it is no chunk's key). A chunk that
+# overflows splits (names appended at its end start a chunk of their own, so chunks written in
+# order stay full); a chunk that empties is dropped (the first one hands its '' bound to the
+# next). Counts stay exact (the sizes of the chunks a range spans, the two ends counted by range)
+# and paging ordered (chunk after chunk through the directory), each call still one script.
 NAMES_CHUNK = 120
 
 _NAMES = r"""
@@ -62,9 +63,9 @@ local function names_add(nm, name)
     bound = ''
     redis.call('ZADD', nm, 0, bound)
   end
-  local chunk = nm .. ':' .. bound
+  local chunk, sizes = nm .. ':' .. bound, nm .. '#'
   if redis.call('ZADD', chunk, 0, name) == 0 then return end
-  local size = redis.call('ZCARD', chunk)
+  local size = redis.call('HINCRBY', sizes, bound, 1)
   if size <= NAMES_CHUNK then return end
   local from = math.floor(size / 2)
   if redis.call('ZRANGE', chunk, -1, -1)[1] == name then from = size - 1 end
@@ -77,19 +78,25 @@ local function names_add(nm, name)
   redis.call('ZADD', nm .. ':' .. moved[1], unpack(args))
   redis.call('ZREMRANGEBYRANK', chunk, from, -1)
   redis.call('ZADD', nm, 0, moved[1])
+  redis.call('HSET', sizes, bound, from, moved[1], #moved)
 end
 
 local function names_remove(nm, names)
+  local sizes = nm .. '#'
   for _, name in ipairs(names) do
     local bound = names_chunk(nm, name)
     local chunk = bound and (nm .. ':' .. bound)
-    if chunk and redis.call('ZREM', chunk, name) == 1 and redis.call('EXISTS', chunk) == 0 then
+    if chunk and redis.call('ZREM', chunk, name) == 1
+        and redis.call('HINCRBY', sizes, bound, -1) == 0 then
       redis.call('ZREM', nm, bound)
+      redis.call('HDEL', sizes, bound)
       local next_bound = bound == '' and redis.call('ZRANGE', nm, 0, 0)[1]
       if next_bound then
         redis.call('RENAME', nm .. ':' .. next_bound, chunk)
         redis.call('ZREM', nm, next_bound)
         redis.call('ZADD', nm, 0, '')
+        redis.call('HSET', sizes, '', redis.call('HGET', sizes, next_bound))
+        redis.call('HDEL', sizes, next_bound)
       end
     end
   end
@@ -119,15 +126,18 @@ local function names_range(nm, min, max, limit)
 end
 
 -- The first chunk and the last are counted by range; every chunk between them lies wholly inside
--- it (its names sit between two bounds that are in range) and is counted by ZCARD, O(1): a count
--- over a whole 50,000-name brand is one directory read and ~420 ZCARDs.
+-- it (its names sit between two bounds that are in range) and counts by its size: a count over
+-- a whole 50,000-name brand is one directory read and one HMGET per 1,000 chunks.
 local function names_count(nm, min, max)
   local first = names_first_chunk(nm, min)
   if not first then return 0 end
   local rest = redis.call('ZRANGEBYLEX', nm, '(' .. first, max)
   if #rest == 0 then return redis.call('ZLEXCOUNT', nm .. ':' .. first, min, max) end
   local total = redis.call('ZLEXCOUNT', nm .. ':' .. first, min, '+')
-  for i = 1, #rest - 1 do total = total + redis.call('ZCARD', nm .. ':' .. rest[i]) end
+  for from = 1, #rest - 1, 1000 do
+    local sizes = redis.call('HMGET', nm .. '#', unpack(rest, from, math.min(from + 999, #rest - 1)))
+    for _, size in ipairs(sizes) do total = total + tonumber(size) end
+  end
   return total + redis.call('ZLEXCOUNT', nm .. ':' .. rest[#rest], '-', max)
 end
 """.replace("@NAMES_CHUNK@", str(NAMES_CHUNK))

@@ -39,6 +39,8 @@ def assert_well_formed(cache: BrandCache, live: set[str]) -> None:
         if i + 1 < len(layout):
             assert names[-1] < layout[i + 1][0]
         assert client.object("encoding", cache.keys.name_chunk(bound)) in COMPACT
+    sizes = {k.decode(): int(v) for k, v in client.hgetall(cache.keys.name_chunk_sizes).items()}
+    assert sizes == {bound: len(names) for bound, names in layout}
 
 
 def all_pages(cache: BrandCache, prefix: str = "", limit: int = 37) -> list[str]:
@@ -94,7 +96,7 @@ def test_emptying_the_first_chunk_hands_its_bound_on(big):
     assert big.set("a", 1)  # below every remaining name: the first chunk, bound ""
     assert_well_formed(big, {"a", *names[NAMES_CHUNK:]})
     assert big.delete_all() == NAMES_CHUNK + 2
-    assert redis_client().exists(big.keys.name_index) == 0 and chunks(big) == []
+    assert redis_client().exists(big.keys.name_index, big.keys.name_chunk_sizes) == 0 and chunks(big) == []
 
 
 def test_expired_names_leave_the_chunks(big):
@@ -115,7 +117,7 @@ def test_the_old_single_set_index_is_upgraded_in_batches(big, brand_factory, cap
     # The layout before the chunks: one sorted set of every name (and a name whose key is gone).
     for bound in client.zrange(big.keys.name_index, 0, -1):
         client.delete(big.keys.name_chunk(bound.decode()))
-    client.delete(big.keys.name_index)
+    client.delete(big.keys.name_index, big.keys.name_chunk_sizes)
     client.zadd(big.keys.legacy_name_index, {**dict.fromkeys(names, 0), "gone": 0})
     assert big.list_keys().items == []  # not visible until upgraded
 
@@ -134,7 +136,8 @@ def test_the_chunks_take_a_fraction_of_one_sorted_sets_memory(big):
                                   default_ttl=big.limits.default_ttl, max_ttl=big.limits.max_ttl)
     assert all(big.set_many((name, 1) for name in names))
     client = redis_client()
-    chunked = client.memory_usage(big.keys.name_index, samples=0) + sum(
+    chunked = sum(client.memory_usage(k, samples=0) for k in (big.keys.name_index,
+                                                               big.keys.name_chunk_sizes)) + sum(
         client.memory_usage(big.keys.name_chunk(bound), samples=0) for bound, _ in chunks(big))
     plain = big.keys.legacy_name_index  # under the brand's tag; deleted below
     try:
