@@ -64,6 +64,7 @@ from brands.cache import (
     name_index_keys,
     names_under,
     node_client,
+    server_key_count,
     to_json,
 )
 
@@ -403,7 +404,7 @@ def run_cache_benchmarks(config: BenchConfig, client, progress: Callable[[str], 
             _fill_brand(cache, written, config.brand_keys, brand_value)
             used_delta = _used_memory(client) - used_before
             result["fill_s"] = round(time.perf_counter() - t0, 1)
-            result["server_keys"] = client.dbsize()
+            result["server_keys"] = server_key_count(client)
             progress("Memory per key of the bench brand")
             result["memory"] = _memory(client, cache, config.brand_keys, to_json(brand_value))
             # Cross-check: the server's used_memory grew by this much a key while the brand was

@@ -29,6 +29,7 @@ from brands.cache.bench_support import (
     node_client,
     reads_processed,
     server_environment,
+    server_key_count,
 )
 from brands.cache.bulk import (
     IMPORT_POLICIES,
@@ -155,6 +156,7 @@ __all__ = [
     "ranged_int",
     "read_lines",
     "reads_processed",
+    "server_key_count",
     "redis_client",
     "script_slot_acquire",
     "script_slot_release",

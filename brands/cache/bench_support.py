@@ -123,6 +123,13 @@ def is_cluster(client) -> bool:
     return hasattr(client, "get_node_from_key")  # only RedisCluster routes by key
 
 
+def server_key_count(client) -> int:
+    """DBSIZE of the one server, or summed over every primary of a cluster."""
+    if not is_cluster(client):
+        return int(client.dbsize())
+    return sum(int(node.redis_connection.dbsize()) for node in client.get_primaries())
+
+
 def node_client(client, key: str):
     """The plain client of the server that holds ``key``: the one server, or on Redis Cluster
     the primary serving its slot (MONITOR, ECHO and INFO there see that key's traffic)."""
