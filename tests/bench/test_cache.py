@@ -8,7 +8,7 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from brands import bench
 from brands.bench import runner
@@ -120,3 +120,15 @@ def test_a_failing_benchmark_is_reported_in_its_place_and_the_others_still_run(d
     assert "pages: ERROR RuntimeError: boom" in text
     assert "runs_per_s: 1234" in text
     assert "\nTargets\n" in text
+
+
+def test_value_bytes_sizes_the_brands_values_for_the_memory_figures(db):
+    out = StringIO()
+    call_command("cache_bench", "--json", *TINY, "--skip-other-benchmarks", "--value-bytes", "300",
+                 verbosity=0, stdout=out)
+    memory = json.loads(out.getvalue())["memory"]
+    assert memory["value_bytes"] == 300
+    assert memory["value_key_bytes"] > 300 and memory["overhead_per_key"] == pytest.approx(
+        memory["bytes_per_key"] - 300, abs=0.2)
+    with pytest.raises(CommandError, match="at least 2"):
+        call_command("cache_bench", *TINY, "--value-bytes", "1", verbosity=0, stdout=StringIO())
