@@ -47,6 +47,16 @@ PRUNE_BATCH = 500
 # order stay full); a chunk that empties is dropped (the first one hands its '' bound to the
 # next). Counts stay exact (the sizes of the chunks a range spans, the two ends counted by range)
 # and paging ordered (chunk after chunk through the directory), each call still one script.
+#
+# Chunks and Redis Cluster: the chunk keys are built inside the scripts (like the value keys the
+# paging scripts read), not declared, and all carry the brand's hash tag. While the brand's slot
+# migrates, a chunk may already sit on the other node; touching it then fails the script at that
+# point ("non local key", "cache unavailable" to the caller), and Redis keeps what the script
+# wrote before. So scripts remove names from the chunks *before* their other writes: failing
+# there writes nothing, and a name left in the expiry index without its chunk entry is taken out
+# by the next prune (names_remove passes over names it does not find). Names are only added by
+# scripts creating a key, whose value key does not exist yet: Redis answers those with TRYAGAIN
+# for the whole migration, before they run.
 NAMES_CHUNK = 120
 
 _NAMES = r"""
@@ -152,8 +162,8 @@ end
 local function prune(ix, nm, now, limit)
   local expired = redis.call('ZRANGEBYSCORE', ix, '-inf', now, 'LIMIT', 0, limit)
   if #expired > 0 then
+    names_remove(nm, expired)  -- first: see "Chunks and Redis Cluster" above
     redis.call('ZREM', ix, unpack(expired))
-    names_remove(nm, expired)
   end
   return #expired
 end
@@ -237,9 +247,9 @@ if ARGV[2] then
   if refused then return refused end
 end
 -- ---------------------------------------------------------------------------- [versioned write]
+names_remove(KEYS[3], {ARGV[1]})  -- first: see "Chunks and Redis Cluster" in the prelude
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-names_remove(KEYS[3], {ARGV[1]})
 return 1
 """
 
@@ -592,6 +602,7 @@ BIN_DELETE = _PRELUDE + r"""
 local ix, nm, bin, bins = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = now_ms()
 local names, kept = {}, 0
+names_remove(nm, {unpack(ARGV, 3)})  -- first: see "Chunks and Redis Cluster" in the prelude
 for i = 3, #ARGV do
   local name, vkey = ARGV[i], KEYS[i + 2]
   names[#names + 1] = name
@@ -608,7 +619,6 @@ for i = 3, #ARGV do
 end
 if #names > 0 then
   redis.call('ZREM', ix, unpack(names))
-  names_remove(nm, names)
 end
 if kept > 0 and redis.call('PTTL', bin) == -1 then
   local window = tonumber(ARGV[2])

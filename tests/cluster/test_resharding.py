@@ -208,3 +208,42 @@ def test_a_script_sent_by_ask_to_a_node_without_it_gets_it_loaded(tmp_path, sett
             assert cluster.primary_of_slot(slot).port == source.port  # still mid-migration
         finally:
             ClusterConnectionFactory.forget(cluster.url)
+
+
+def test_a_delete_whose_name_chunk_moved_first_changes_nothing(tmp_path, settings):
+    """The name index's chunks are keys the scripts build, not declare. Mid-migration a chunk
+    may be on the other node while every declared key is still here: the delete must fail as a
+    whole ("cache unavailable", value and indexes untouched), not after deleting the value."""
+    binary = _binary_or_skip()
+    with LocalCluster(3, 0, node_timeout_ms=1000, binary=binary, base_dir=tmp_path) as cluster:
+        try:
+            settings.CACHES = cluster_caches(cluster.url)
+            brand_id = brand_ids_per_shard(3)[0]
+            cache = BrandCache(brand_id, LIMITS)
+            assert cache.set("a", 1) and cache.set("b", 2)
+            assert cache.set("big", "x" * 100) is False  # the stats hash exists (see above)
+            slot = key_slot(cache.keys.stats.encode())
+            source = cluster.primary_of_slot(slot)
+            target = next(n for n in cluster.initial_primaries if n.port != source.port)
+            source_client, target_client = source.client(), target.client()
+            target_client.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING",
+                                          source_client.execute_command("CLUSTER", "MYID"))
+            source_client.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING",
+                                          target_client.execute_command("CLUSTER", "MYID"))
+            source_client.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000,
+                                          "KEYS", cache.keys.name_chunk(""))
+            cache.warnings.clear()
+            assert cache.delete("a") is False and cache.warnings == [UNAVAILABLE_WARNING]
+            assert cache.get("a") == 1  # nothing was deleted
+            # The move completes; the brand is whole on its new node.
+            keys = source_client.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100)
+            source_client.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+            target_id = target_client.execute_command("CLUSTER", "MYID")
+            for node in cluster.initial_primaries:
+                node.client().execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+            check = BrandCache(brand_id, LIMITS, raise_unavailable=True)
+            assert [item.key for item in check.list_keys().items] == ["a", "b"]
+            assert check.count_prefix("") == 2 == check.live_count()
+            assert check.delete("a") and check.count_prefix("") == 1 == check.live_count()
+        finally:
+            ClusterConnectionFactory.forget(cluster.url)
