@@ -60,7 +60,11 @@ from brands.cache import (
     delete_names,
     fill_brand_layout,
     glob_escape,
+    memory_usage,
+    name_index_keys,
     names_under,
+    node_client,
+    server_key_count,
     to_json,
 )
 
@@ -68,6 +72,7 @@ FOREIGN_BRAND_BASE = 900_000
 FOREIGN_BRANDS = 100
 BENCH_BRAND_ID = 900_100
 RAW_BRAND_ID = 900_101  # same number of digits: raw keys are exactly as long as the service's
+RAW_BRAND_IDS = range(RAW_BRAND_ID, 900_200)  # on a cluster: the first on the bench brand's node
 KEY_TTL_S = 3600
 SAFETY_TTL_MS = 2 * 3600 * 1000  # index sorted sets expire too, in case cleanup never runs
 BATCH = 1000
@@ -126,17 +131,28 @@ def _fill_foreign(client, written: _Written, total: int, value_text: str,
             progress(f"  foreign keys: {done:,} / {total:,}")
 
 
-def _fill_brand(cache: BrandCache, written: _Written, count: int) -> None:
+def _fill_brand(cache: BrandCache, written: _Written, count: int, value: Any = VALUE) -> None:
     """The bench brand's keys through the service itself (``set_many``: pipelined, one atomic
     script per key), so the value keys and indexes are exactly what ``cache.set`` produces."""
     written.add_range(cache.keys, "item:{:06d}", count)
     for start in range(0, count, BATCH):
         names = [f"item:{i:06d}" for i in range(start, min(start + BATCH, count))]
-        if not all(cache.set_many(((name, VALUE) for name in names), KEY_TTL_S)):
+        if not all(cache.set_many(((name, value) for name in names), KEY_TTL_S)):
             raise RuntimeError(f"the bench brand refused a key: {cache.warnings[-1:]}")
 
 
 # ---------------------------------------------------------------------- the benchmarks
+
+
+def _raw_brand_id(client, cache: BrandCache) -> int:
+    """The raw side's brand id: on Redis Cluster one whose keys live on the bench brand's node,
+    so that raw and service calls go to the same server (another node is another process with
+    its own load); on one server, RAW_BRAND_ID."""
+    target = node_client(client, cache.keys.stats)
+    for brand_id in RAW_BRAND_IDS:
+        if node_client(client, BrandKeys.for_brand(brand_id).stats) is target:
+            return brand_id
+    return RAW_BRAND_ID
 
 
 def _per_call(client, cache: BrandCache, raw: BrandKeys, written: _Written, config: BenchConfig,
@@ -223,7 +239,12 @@ def _round_trips_all(client, cache: BrandCache, raw: BrandKeys, written: _Writte
         "list_keys": lambda: cache.list_keys(limit=PAGE_SIZE),
     }
     prefix = cache.keys.value_prefix.split(":", 1)[0]
-    return {name: round_trips(client, fn, prefix) for name, fn in calls.items()}
+    # Redis counts round trips on the server that answers: on a cluster, the brand's node (the raw
+    # calibration key's node for the raw GET).
+    brand_node = node_client(client, cache.keys.stats)
+    raw_node = node_client(client, raw.value("bench:get"))
+    return {name: round_trips(raw_node if name.startswith("raw") else brand_node, fn, prefix)
+            for name, fn in calls.items()}
 
 
 def _browse(client, cache: BrandCache, config: BenchConfig) -> dict:
@@ -246,13 +267,14 @@ def _browse(client, cache: BrandCache, config: BenchConfig) -> dict:
         return fetch(names[:PAGE_SIZE])
 
     def scan_until_page() -> list[tuple[str, bytes, int]]:
+        # scan_iter stops asking for more batches once 50 names are in (on a cluster it walks
+        # the nodes one after another; a raw SCAN cursor there is per node).
         names: list[str] = []
-        cursor = 0
-        while True:
-            cursor, keys = client.scan(cursor, match=pattern, count=SCAN_COUNT)
-            names.extend(key[prefix_len:].decode() for key in keys)
-            if len(names) >= PAGE_SIZE or cursor == 0:
-                return fetch(names[:PAGE_SIZE])
+        for key in client.scan_iter(match=pattern, count=SCAN_COUNT):
+            names.append(key[prefix_len:].decode())
+            if len(names) >= PAGE_SIZE:
+                break
+        return fetch(names)
 
     # Both sides must give the same answers, or the comparison means nothing.
     service_page = [item.key for item in cache.list_keys(limit=PAGE_SIZE).items]
@@ -286,6 +308,43 @@ def _browse(client, cache: BrandCache, config: BenchConfig) -> dict:
             "scan_until_50_ms": round(med["page_scan_unsorted"], 3),
             "agrees": agreement["first_page"],
         },
+    }
+
+
+MEMORY_SAMPLES = 500
+
+
+def _used_memory(client) -> int:
+    """used_memory summed over the primaries (one server: its own)."""
+    info = client.info("memory")
+    if isinstance(info, dict) and "used_memory" not in info:  # a cluster client: per node
+        return sum(int(node["used_memory"]) for node in info.values())
+    return int(info["used_memory"])
+
+
+def _memory(client, cache: BrandCache, count: int, value_text: str) -> dict:
+    """Redis bytes per key of the full bench brand (MEMORY USAGE, SAMPLES 0): the value keys
+    (``MEMORY_SAMPLES`` of them, evenly spread; each is a string, so its figure is exact) and
+    every key of the two indexes, whole. The overhead is what is stored above the value's own
+    JSON text: key names, Redis' per-key bookkeeping, the TTL, and the indexes."""
+    step = max(1, count // MEMORY_SAMPLES)
+    sample = [cache.keys.value(f"item:{i:06d}") for i in range(0, count, step)]
+    value_key = memory_usage(client, sample) / len(sample)
+    expiry_index = memory_usage(client, [cache.keys.expiry_index]) / count
+    index_keys = name_index_keys(client, cache.keys)
+    name_index = memory_usage(client, index_keys) / count
+    total = value_key + expiry_index + name_index
+    return {
+        "keys": count,
+        "value_bytes": len(value_text.encode()),
+        "value_key_bytes": round(value_key, 1),
+        "expiry_index_bytes_per_key": round(expiry_index, 1),
+        "name_index_bytes_per_key": round(name_index, 1),
+        "name_index_keys": len(index_keys),
+        "bytes_per_key": round(total, 1),
+        "overhead_per_key": round(total - len(value_text.encode()), 1),
+        "brand_mb": round(total * count / 2**20, 2),
+        "value_keys_sampled": len(sample),
     }
 
 
@@ -326,20 +385,32 @@ def run_cache_benchmarks(config: BenchConfig, client, progress: Callable[[str], 
     }
     written = _Written()
     limits = CacheLimits(max_keys=config.brand_keys + (config.rounds + 2) * config.calls + 10_000,
-                         max_value_bytes=512, default_ttl=KEY_TTL_S, max_ttl=KEY_TTL_S)
+                         max_value_bytes=max(512, config.value_bytes or 0),
+                         default_ttl=KEY_TTL_S, max_ttl=KEY_TTL_S)
     try:
         with interrupts_become_exceptions(), override_settings(CACHEADMIN_KEY_PREFIX=prefix):
             cache = BrandCache(BENCH_BRAND_ID, limits)
-            raw = BrandKeys.for_brand(RAW_BRAND_ID)
+            raw = BrandKeys.for_brand(_raw_brand_id(client, cache))
             progress(f"Writing {config.foreign_keys:,} keys of {FOREIGN_BRANDS} other brands under {prefix}:")
             t0 = time.perf_counter()
             _fill_foreign(client, written, config.foreign_keys, value_text, progress)
             progress(f"Writing the bench brand's {config.brand_keys:,} keys")
             for index in cache.keys.index_keys:
                 written.add(index)
-            _fill_brand(cache, written, config.brand_keys)
+            used_before = _used_memory(client)
+            # The brand's values: VALUE, or JSON strings of --value-bytes bytes (memory per key
+            # at other value sizes; the per-call figures always use VALUE).
+            brand_value = "x" * (config.value_bytes - 2) if config.value_bytes else VALUE
+            _fill_brand(cache, written, config.brand_keys, brand_value)
+            used_delta = _used_memory(client) - used_before
             result["fill_s"] = round(time.perf_counter() - t0, 1)
-            result["server_keys"] = client.dbsize()
+            result["server_keys"] = server_key_count(client)
+            progress("Memory per key of the bench brand")
+            result["memory"] = _memory(client, cache, config.brand_keys, to_json(brand_value))
+            # Cross-check: the server's used_memory grew by this much a key while the brand was
+            # written (includes what MEMORY USAGE leaves out: the TTL's entry in the expires
+            # table, allocator rounding; other clients of a shared server add noise).
+            result["memory"]["used_memory_delta_per_key"] = round(used_delta / config.brand_keys, 1)
             progress("Browsing: service vs SCAN")
             result["browse"] = _browse(client, cache, config)
             progress("Per-call cost: raw redis-py vs service")
@@ -349,6 +420,10 @@ def run_cache_benchmarks(config: BenchConfig, client, progress: Callable[[str], 
             for index in cache.keys.index_keys:
                 client.pexpire(index, SAFETY_TTL_MS)
     finally:
+        with uninterruptible(), override_settings(CACHEADMIN_KEY_PREFIX=prefix):
+            for brand_id in (BENCH_BRAND_ID, *range(FOREIGN_BRAND_BASE, FOREIGN_BRAND_BASE + FOREIGN_BRANDS)):
+                for name in name_index_keys(client, BrandKeys.for_brand(brand_id)):
+                    written.add(name)
         with uninterruptible():
             progress("Cleaning up")
             deleted = delete_names(client, written)

@@ -14,11 +14,12 @@ class BenchConfig:
     calls: int = 2000  # calls per operation per round
     browse_calls: int = 30  # service browse calls per round (the SCAN baseline runs once a round)
     other_benchmarks: bool = True
+    value_bytes: int | None = None  # the bench brand's values as JSON strings of this size
 
     @classmethod
     def make(cls, *, quick: bool, foreign_keys: int | None = None, brand_keys: int | None = None,
-             rounds: int | None = None, calls: int | None = None, other_benchmarks: bool = True
-             ) -> BenchConfig:
+             rounds: int | None = None, calls: int | None = None, other_benchmarks: bool = True,
+             value_bytes: int | None = None) -> BenchConfig:
         return cls(
             quick=quick,
             foreign_keys=foreign_keys if foreign_keys is not None else (100_000 if quick else 1_000_000),
@@ -27,4 +28,5 @@ class BenchConfig:
             calls=calls if calls is not None else (500 if quick else 2000),
             browse_calls=10 if quick else 30,
             other_benchmarks=other_benchmarks,
+            value_bytes=value_bytes,
         )

@@ -66,6 +66,18 @@ def format_report(r: dict) -> str:
     lines.append(f"  (SCAN until any 50 keys, unsorted and not pageable, not equivalent: "
                  f"{browse['first_page']['scan_until_50_ms']:.2f} ms)")
 
+    if "memory" in r:
+        m = r["memory"]
+        lines += ["", f"Redis memory of the {m['keys']:,}-key brand (MEMORY USAGE; "
+                      f"{m['value_keys_sampled']} value keys sampled, the indexes whole)",
+                  f"  {m['bytes_per_key']:.0f} bytes per key for a {m['value_bytes']}-byte value: "
+                  f"value key {m['value_key_bytes']:.0f}, "
+                  f"expiry index {m['expiry_index_bytes_per_key']:.0f}, "
+                  f"name index {m['name_index_bytes_per_key']:.0f} ({m['name_index_keys']} Redis keys); "
+                  f"overhead above the value {m['overhead_per_key']:.0f} bytes; {m['brand_mb']} MB",
+                  f"  (used_memory grew {m['used_memory_delta_per_key']:.0f} bytes a key "
+                  "while it was written)"]
+
     lines += ["", "Targets"]
     width = max(len(t["name"]) for t in r["targets"])
     for t in r["targets"]:

@@ -20,7 +20,7 @@ from brands.bench.fairness import run_fairness_benchmark
 from brands.bench.monitor import monitor_benchmark
 from brands.bench.pages import page_benchmarks
 from brands.bench.scripting import run_script_benchmarks
-from brands.cache import redis_client, server_environment
+from brands.cache import is_cluster, redis_client, server_environment
 
 # Run after the cache benchmarks; a failure of one is reported in its place and never loses the
 # other figures or skips their cleanup.
@@ -42,7 +42,8 @@ def environment(client) -> dict:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "python": sys.version.split()[0],
         **server_environment(client),
-        "redis_connection": "embedded, unix socket" if settings.EMBEDDED_REDIS else "REDIS_URL",
+        "redis_connection": ("REDIS_URL, Redis Cluster" if is_cluster(client)
+                             else "embedded, unix socket" if settings.EMBEDDED_REDIS else "REDIS_URL"),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),

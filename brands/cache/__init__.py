@@ -27,10 +27,15 @@ from brands.cache.bench_support import (
     delete_names,
     fill_brand_layout,
     glob_escape,
+    is_cluster,
+    memory_usage,
     monitor_round_trips,
+    name_index_keys,
     names_under,
+    node_client,
     reads_processed,
     server_environment,
+    server_key_count,
 )
 from brands.cache.bulk import (
     IMPORT_POLICIES,
@@ -60,7 +65,7 @@ from brands.cache.script_slots import (
     script_slot_acquire,
     script_slot_release,
 )
-from brands.cache.scripts import SCRIPT_NAMES, SCRIPTS
+from brands.cache.scripts import NAMES_CHUNK, SCRIPT_NAMES, SCRIPTS
 from brands.cache.server import NodeInfo, ServerInfo, cluster_state, human_bytes, server_info
 from brands.cache.service import NATURAL_SORT_MAX, UNAVAILABLE_WARNING, BrandCache, CacheLimits
 from brands.cache.types import (
@@ -114,6 +119,7 @@ __all__ = [
     "NATURAL_SORT_MAX",
     "SCRIPTS",
     "readable_json",
+    "NAMES_CHUNK",
     "SCRIPT_NAMES",
     "UNAVAILABLE_ERRORS",
     "UNAVAILABLE_WARNING",
@@ -156,12 +162,17 @@ __all__ = [
     "key_version",
     "monitor_round_trips",
     "max_line_bytes",
+    "is_cluster",
+    "memory_usage",
+    "name_index_keys",
     "names_under",
+    "node_client",
     "parse_json_text",
     "ping",
     "ranged_int",
     "read_lines",
     "reads_processed",
+    "server_key_count",
     "redis_client",
     "script_slot_acquire",
     "script_slot_release",

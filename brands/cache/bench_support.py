@@ -25,6 +25,7 @@ from redis.exceptions import ResponseError
 
 from brands.cache.connection import UNAVAILABLE_ERRORS
 from brands.cache.layout import BrandKeys
+from brands.cache.scripts import NAMES_CHUNK
 
 BATCH = 1000
 SCAN_COUNT = 1000
@@ -42,8 +43,10 @@ def glob_escape(text: str) -> str:
 def fill_brand_layout(client, keys: BrandKeys, names: list[str], value_text: str, *, ttl_ms: int,
                       index_ttl_ms: int) -> None:
     """``names`` as one brand's live keys, in the service's layout, pipelined ``BATCH`` at a time
-    (a million script calls would take minutes for the same result). The index sorted sets get a
-    TTL of ``index_ttl_ms`` so that even a killed run leaves nothing behind for long."""
+    (a million script calls would take minutes for the same result): the value keys, the expiry
+    index, and the name index's full chunks with their directory, as keys set in name order
+    leave them. The index keys get a TTL of ``index_ttl_ms`` so that even a killed run leaves
+    nothing behind for long."""
     now_ms = redis_now_ms(client)
     for start in range(0, len(names), BATCH):
         chunk = names[start:start + BATCH]
@@ -51,30 +54,88 @@ def fill_brand_layout(client, keys: BrandKeys, names: list[str], value_text: str
         for name in chunk:
             pipe.set(keys.value(name), value_text, px=ttl_ms)
         pipe.zadd(keys.expiry_index, dict.fromkeys(chunk, now_ms + ttl_ms))
-        pipe.zadd(keys.name_index, dict.fromkeys(chunk, 0))
         pipe.execute()
     client.pexpire(keys.expiry_index, index_ttl_ms)
-    client.pexpire(keys.name_index, index_ttl_ms)
+    ordered = sorted(names)
+    pipe = client.pipeline(transaction=False)
+    for start in range(0, len(ordered), NAMES_CHUNK):
+        bound = ordered[start] if start else ""
+        chunk_key = keys.name_chunk(bound)
+        pipe.zadd(chunk_key, dict.fromkeys(ordered[start:start + NAMES_CHUNK], 0))
+        pipe.pexpire(chunk_key, index_ttl_ms)
+        pipe.zadd(keys.name_index, {bound: 0})
+        pipe.hset(keys.name_chunk_sizes, bound, len(ordered[start:start + NAMES_CHUNK]))
+        if len(pipe) >= BATCH:
+            pipe.execute()
+            pipe = client.pipeline(transaction=False)
+    pipe.pexpire(keys.name_index, index_ttl_ms)
+    pipe.pexpire(keys.name_chunk_sizes, index_ttl_ms)
+    pipe.execute()
+
+
+def name_index_keys(client, keys: BrandKeys) -> list[str]:
+    """Every Redis key that holds the brand's name index: the directory and each chunk (for
+    MEMORY USAGE and cleanup), and the index as it was before the chunks if it is still there."""
+    bounds = [bound.decode() for bound in client.zrange(keys.name_index, 0, -1)]
+    legacy = [keys.legacy_name_index] if client.exists(keys.legacy_name_index) else []
+    return [keys.name_index, keys.name_chunk_sizes, *(keys.name_chunk(bound) for bound in bounds),
+            *legacy]
+
+
+def memory_usage(client, names: Iterable[str]) -> int:
+    """Sum of MEMORY USAGE (SAMPLES 0: every element of a collection counted) over ``names``,
+    one call each (a cluster client routes each to its key's node); a missing name counts 0."""
+    return sum(int(client.memory_usage(name, samples=0) or 0) for name in names)
 
 
 def delete_names(client, names: Iterable[str]) -> int:
-    """UNLINK every name (a name never written is harmless), 50 batches per round trip."""
+    """UNLINK every name (a name never written is harmless), 50 batches per round trip. On Redis
+    Cluster one UNLINK per name (the names of a batch lie in many slots), which the cluster
+    pipeline sends each node as one batch."""
+    per_name = is_cluster(client)
     deleted = 0
     batch: list[str] = []
     pipe = client.pipeline(transaction=False)
     queued = 0
+
+    def queue(names: list[str]) -> None:
+        if per_name:
+            for name in names:
+                pipe.unlink(name)
+        else:
+            pipe.unlink(*names)
+
     for name in names:
         batch.append(name)
         if len(batch) >= BATCH:
-            pipe.unlink(*batch)
+            queue(batch)
             batch, queued = [], queued + 1
             if queued >= 50:
                 deleted += sum(pipe.execute())
                 queued = 0
     if batch:
-        pipe.unlink(*batch)
+        queue(batch)
     deleted += sum(pipe.execute())
     return deleted
+
+
+def is_cluster(client) -> bool:
+    return hasattr(client, "get_node_from_key")  # only RedisCluster routes by key
+
+
+def server_key_count(client) -> int:
+    """DBSIZE of the one server, or summed over every primary of a cluster."""
+    if not is_cluster(client):
+        return int(client.dbsize())
+    return sum(int(node.redis_connection.dbsize()) for node in client.get_primaries())
+
+
+def node_client(client, key: str):
+    """The plain client of the server that holds ``key``: the one server, or on Redis Cluster
+    the primary serving its slot (MONITOR, ECHO and INFO there see that key's traffic)."""
+    if not is_cluster(client):
+        return client
+    return client.get_node_from_key(key).redis_connection
 
 
 def names_under(client, prefix: str) -> list[bytes]:

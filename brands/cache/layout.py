@@ -5,7 +5,14 @@ and a Lua script may touch a value and the brand's indexes together:
 
     <prefix>:{<id>}:v:<key>   the value (JSON text), with a Redis TTL
     <prefix>:{<id>}:ix        sorted set: key -> expiry time in ms (Redis clock); counts live keys
-    <prefix>:{<id>}:nm        sorted set, all scores 0: key names in byte order; paging and prefixes
+    <prefix>:{<id>}:nd        sorted set, all scores 0: the name index's directory, the lower bound
+                              of each chunk (the first chunk's is "")
+    <prefix>:{<id>}:nd:<b>    sorted set, all scores 0: a chunk of the name index, at most
+                              NAMES_CHUNK (120) key names in byte order, from bound <b> up to the
+                              next chunk's; paging, prefixes and counts (brands.cache.scripts)
+    <prefix>:{<id>}:nd#       hash: the size of each chunk, by bound (counts without scanning)
+    <prefix>:{<id>}:nm        the name index before it was chunked (one sorted set of every name);
+                              ``manage.py brands upgrade-index`` moves it into the chunks
     <prefix>:{<id>}:st        hash: refused-write counters
     <prefix>:{<id>}:rn        sorted set: script executions in flight -> lease expiry (ms, Redis clock)
     <prefix>:{<id>}:rs        hash: script execution counters by outcome (runs, ok, error, ...)
@@ -41,6 +48,7 @@ class BrandKeys:
     value_prefix: str
     expiry_index: str
     name_index: str
+    legacy_name_index: str
     stats: str
     script_slots: str
     script_stats: str
@@ -53,7 +61,8 @@ class BrandKeys:
         return cls(
             value_prefix=base + "v:",
             expiry_index=base + "ix",
-            name_index=base + "nm",
+            name_index=base + "nd",
+            legacy_name_index=base + "nm",
             stats=base + "st",
             script_slots=base + "rn",
             script_stats=base + "rs",
@@ -63,6 +72,15 @@ class BrandKeys:
 
     def value(self, key: str) -> str:
         return self.value_prefix + key
+
+    def name_chunk(self, bound: str) -> str:
+        """The name index's chunk whose lower bound is ``bound`` (the scripts build the same)."""
+        return f"{self.name_index}:{bound}"
+
+    @property
+    def name_chunk_sizes(self) -> str:
+        """The hash of the name index's chunk sizes, by bound."""
+        return f"{self.name_index}#"
 
     @property
     def index_keys(self) -> list[str]:

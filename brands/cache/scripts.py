@@ -16,21 +16,146 @@ Conventions shared by the scripts:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError, TryAgainError
 
 from brands.cache.accounting import ACCOUNTING as _ACCOUNTING
+from brands.cache.connection import UNAVAILABLE_ERRORS
 
 PRUNE_BATCH = 500
 
+# The name index (KEYS' third key, ``BrandKeys.name_index``): every key's name, in byte order,
+# for paging, prefixes and counts. Scripts reach it only through these helpers:
+#   names_add(nm, name)              add one name
+#   names_remove(nm, names)          remove a list of names
+#   names_range(nm, min, max, n)     up to n names in a ZRANGEBYLEX range ('[a', '(a', '-', '+')
+#   names_count(nm, min, max)        how many names in such a range
+#
+# It is chunked (issue 14, item 7): one big sorted set of names is a skiplist costing ~105 bytes
+# a name; sorted sets of at most zset-max-listpack-entries (128 by default) names are compact
+# listpacks, ~20 bytes a name. So the names live in chunks of at most NAMES_CHUNK names, and `nm`
+# itself is the directory: a sorted set (all scores 0) of each chunk's lower bound. The chunk of
+# bound b is the key nm .. ':' .. b (the brand's hash tag, as nm's); the first chunk's bound is
+# '', and a name lives in the chunk with the greatest bound <= the name. The hash nm .. '#'
+# holds each chunk's size (no bound contains '#', so it is no chunk's key). A chunk that
+# overflows splits (names appended at its end start a chunk of their own, so chunks written in
+# order stay full); a chunk that empties is dropped (the first one hands its '' bound to the
+# next). Counts stay exact (the sizes of the chunks a range spans, the two ends counted by range)
+# and paging ordered (chunk after chunk through the directory), each call still one script.
+#
+# Chunks and Redis Cluster: the chunk keys are built inside the scripts (like the value keys the
+# paging scripts read), not declared, and all carry the brand's hash tag. While the brand's slot
+# migrates, a chunk may already sit on the other node; touching it then fails the script at that
+# point ("non local key", "cache unavailable" to the caller), and Redis keeps what the script
+# wrote before. So scripts remove names from the chunks *before* their other writes: failing
+# there writes nothing, and a name left in the expiry index without its chunk entry is taken out
+# by the next prune (names_remove passes over names it does not find). Names are only added by
+# scripts creating a key, whose value key does not exist yet: Redis answers those with TRYAGAIN
+# for the whole migration, before they run.
+NAMES_CHUNK = 120
+
+_NAMES = r"""
+local NAMES_CHUNK = @NAMES_CHUNK@
+
+-- The bound of the chunk that holds (or would hold) `name`; nil when the index is empty.
+local function names_chunk(nm, name)
+  return redis.call('ZREVRANGEBYLEX', nm, '[' .. name, '-', 'LIMIT', 0, 1)[1]
+end
+
+local function names_add(nm, name)
+  local bound = names_chunk(nm, name)
+  if not bound then
+    bound = ''
+    redis.call('ZADD', nm, 0, bound)
+  end
+  local chunk, sizes = nm .. ':' .. bound, nm .. '#'
+  if redis.call('ZADD', chunk, 0, name) == 0 then return end
+  local size = redis.call('HINCRBY', sizes, bound, 1)
+  if size <= NAMES_CHUNK then return end
+  local from = math.floor(size / 2)
+  if redis.call('ZRANGE', chunk, -1, -1)[1] == name then from = size - 1 end
+  local moved = redis.call('ZRANGE', chunk, from, -1)
+  local args = {}
+  for i, moved_name in ipairs(moved) do
+    args[2 * i - 1] = 0
+    args[2 * i] = moved_name
+  end
+  redis.call('ZADD', nm .. ':' .. moved[1], unpack(args))
+  redis.call('ZREMRANGEBYRANK', chunk, from, -1)
+  redis.call('ZADD', nm, 0, moved[1])
+  redis.call('HSET', sizes, bound, from, moved[1], #moved)
+end
+
+local function names_remove(nm, names)
+  local sizes = nm .. '#'
+  for _, name in ipairs(names) do
+    local bound = names_chunk(nm, name)
+    local chunk = bound and (nm .. ':' .. bound)
+    if chunk and redis.call('ZREM', chunk, name) == 1
+        and redis.call('HINCRBY', sizes, bound, -1) == 0 then
+      redis.call('ZREM', nm, bound)
+      redis.call('HDEL', sizes, bound)
+      local next_bound = bound == '' and redis.call('ZRANGE', nm, 0, 0)[1]
+      if next_bound then
+        redis.call('RENAME', nm .. ':' .. next_bound, chunk)
+        redis.call('ZREM', nm, next_bound)
+        redis.call('ZADD', nm, 0, '')
+        redis.call('HSET', sizes, '', redis.call('HGET', sizes, next_bound))
+        redis.call('HDEL', sizes, next_bound)
+      end
+    end
+  end
+end
+
+-- The bound of the first chunk a range starting at `min` can touch.
+local function names_first_chunk(nm, min)
+  if min == '-' then return redis.call('ZRANGE', nm, 0, 0)[1] end
+  return names_chunk(nm, string.sub(min, 2))
+end
+
+-- The bound of the chunk after `bound`, if it can hold names up to `max`.
+local function names_next_chunk(nm, bound, max)
+  return redis.call('ZRANGEBYLEX', nm, '(' .. bound, max, 'LIMIT', 0, 1)[1]
+end
+
+local function names_range(nm, min, max, limit)
+  local out = {}
+  local bound = names_first_chunk(nm, min)
+  while bound and #out < limit do
+    local names = redis.call('ZRANGEBYLEX', nm .. ':' .. bound, min, max, 'LIMIT', 0, limit - #out)
+    for _, name in ipairs(names) do out[#out + 1] = name end
+    if #out >= limit then break end
+    bound = names_next_chunk(nm, bound, max)
+  end
+  return out
+end
+
+-- The first chunk and the last are counted by range; every chunk between them lies wholly inside
+-- it (its names sit between two bounds that are in range) and counts by its size: a count over
+-- a whole 50,000-name brand is one directory read and one HMGET per 1,000 chunks.
+local function names_count(nm, min, max)
+  local first = names_first_chunk(nm, min)
+  if not first then return 0 end
+  local rest = redis.call('ZRANGEBYLEX', nm, '(' .. first, max)
+  if #rest == 0 then return redis.call('ZLEXCOUNT', nm .. ':' .. first, min, max) end
+  local total = redis.call('ZLEXCOUNT', nm .. ':' .. first, min, '+')
+  for from = 1, #rest - 1, 1000 do
+    local sizes = redis.call('HMGET', nm .. '#', unpack(rest, from, math.min(from + 999, #rest - 1)))
+    for _, size in ipairs(sizes) do total = total + tonumber(size) end
+  end
+  return total + redis.call('ZLEXCOUNT', nm .. ':' .. rest[#rest], '-', max)
+end
+""".replace("@NAMES_CHUNK@", str(NAMES_CHUNK))
+
 # Every script with the prelude also gets the analysis accounting (brands/cache/accounting.py):
 # a key's size rides in its expiry index score's fraction, so readers of a score take its floor.
-_PRELUDE = _ACCOUNTING + r"""
+_PRELUDE = _ACCOUNTING + _NAMES + r"""
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -46,8 +171,8 @@ local function prune(ix, nm, now, limit)
     account_gone(acct(ix), scored[i], tonumber(scored[i + 1]))
   end
   if #expired > 0 then
+    names_remove(nm, expired)  -- first: see "Chunks and Redis Cluster" above
     redis.call('ZREM', ix, unpack(expired))
-    redis.call('ZREM', nm, unpack(expired))
   end
   return #expired
 end
@@ -114,7 +239,7 @@ else
     redis.call('HINCRBY', st, 'key_limit', 1)
     return -1
   end
-  redis.call('ZADD', nm, 0, name)
+  names_add(nm, name)
 end
 redis.call('SET', vkey, ARGV[2], 'PX', ttl)
 account_set(ix, name, now + ttl, #ARGV[2])
@@ -131,10 +256,10 @@ if ARGV[2] then
   if refused then return refused end
 end
 -- ---------------------------------------------------------------------------- [versioned write]
+names_remove(KEYS[3], {ARGV[1]})  -- first: see "Chunks and Redis Cluster" in the prelude
 redis.call('DEL', KEYS[1])
 account_del(KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
 """
 
@@ -272,7 +397,7 @@ else
   local ttl = ttl_arg ~= '' and tonumber(ttl_arg) or tonumber(ARGV[4])
   redis.call('SET', vkey, text, 'PX', ttl)
   account_set(ix, name, now + ttl, #text)
-  redis.call('ZADD', nm, 0, name)
+  names_add(nm, name)
 end
 if version then return {1, text, expiry_of(ix, name)} end  -- [versioned write]
 return {1, text}
@@ -298,13 +423,13 @@ return prune(KEYS[2], KEYS[3], now_ms(), tonumber(ARGV[1]))
 # ARGV: value prefix, lex start ("[abc" or "(abc"), lex stop ("+" or "(abc\255"), page size.
 # Returns a flat list: name, value, pttl, expiry score, ... for at most page size + 1 keys (the
 # extra one tells the caller there is a next page). Names whose value has expired are skipped.
-PAGE = r"""
+PAGE = _NAMES + r"""
 local ix, nm, base = KEYS[2], KEYS[3], ARGV[1]
 local start, stop, want = ARGV[2], ARGV[3], tonumber(ARGV[4]) + 1
 local out, found, rounds = {}, 0, 0
 while found < want and rounds < 50 do
   rounds = rounds + 1
-  local names = redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, want * 2)
+  local names = names_range(nm, start, stop, want * 2)
   if #names == 0 then break end
   for _, name in ipairs(names) do
     local value = redis.call('GET', base .. name)
@@ -325,14 +450,14 @@ return out
 # Direct children of a namespace prefix, skipping over each child's keys with one lookup.
 # ARGV: prefix ("" or ending with ":"), max children.
 # Returns a flat list: label-or-name, count, is_leaf (1/0), ...
-TREE = r"""
+TREE = _NAMES + r"""
 local nm, prefix, limit = KEYS[3], ARGV[1], tonumber(ARGV[2])
 local plen = #prefix
 local start = '[' .. prefix
 local stop = (prefix == '') and '+' or ('(' .. prefix .. '\255')
 local out, n = {}, 0
 while n < limit do
-  local first = redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, 1)[1]
+  local first = names_range(nm, start, stop, 1)[1]
   if not first then break end
   local rest = first:sub(plen + 1)
   local colon = rest:find(':', 1, true)
@@ -340,7 +465,7 @@ while n < limit do
     local child = prefix .. rest:sub(1, colon)                  -- ends with ':'
     local after = prefix .. rest:sub(1, colon - 1) .. ';'       -- ';' sorts right after ':'
     out[#out + 1] = child
-    out[#out + 1] = redis.call('ZLEXCOUNT', nm, '[' .. child, '(' .. after)
+    out[#out + 1] = names_count(nm, '[' .. child, '(' .. after)
     out[#out + 1] = 0
     start = '[' .. after
   else
@@ -356,9 +481,9 @@ return out
 
 # Delete up to a batch of keys under a prefix. ARGV: value prefix, lex start, lex stop, batch.
 # Returns {names removed from the index, live values deleted}.
-DELETE_PREFIX = _ACCOUNTING + r"""
+DELETE_PREFIX = _ACCOUNTING + _NAMES + r"""
 local ix, nm, base = KEYS[2], KEYS[3], ARGV[1]
-local names = redis.call('ZRANGEBYLEX', nm, ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+local names = names_range(nm, ARGV[2], ARGV[3], tonumber(ARGV[4]))
 local deleted = 0
 for _, name in ipairs(names) do
   deleted = deleted + redis.call('DEL', base .. name)
@@ -366,16 +491,36 @@ end
 if #names > 0 then
   account_del_many(ix, names)
   redis.call('ZREM', ix, unpack(names))
-  redis.call('ZREM', nm, unpack(names))
+  names_remove(nm, names)
 end
 return {#names, deleted}
 """
 
+# How many names a name range holds (expired ones included until pruned).
+# ARGV: lex start, lex stop. Returns the count.
+COUNT_NAMES = _NAMES + r"""
+return names_count(KEYS[3], ARGV[1], ARGV[2])
+"""
+
+# Move a batch of names from a brand's name index as it was before the chunks (one sorted set,
+# ``BrandKeys.legacy_name_index``) into the chunked one. KEYS: legacy name index, expiry index,
+# name index, stats. ARGV: batch. Names no longer in the expiry index (deleted keys) are dropped.
+# Returns {names taken from the legacy index, names left there}.
+UPGRADE_NAMES = _NAMES + r"""
+local old, ix, nm = KEYS[1], KEYS[2], KEYS[3]
+local names = redis.call('ZRANGE', old, 0, tonumber(ARGV[1]) - 1)
+for _, name in ipairs(names) do
+  if redis.call('ZSCORE', ix, name) then names_add(nm, name) end
+end
+if #names > 0 then redis.call('ZREM', old, unpack(names)) end
+return {#names, redis.call('ZCARD', old)}
+"""
+
 # Sum of the stored bytes of up to a batch of keys after a cursor.
 # ARGV: value prefix, lex start, batch. Returns {bytes, last name or ""}.
-STORED_BYTES = r"""
+STORED_BYTES = _NAMES + r"""
 local nm, base = KEYS[3], ARGV[1]
-local names = redis.call('ZRANGEBYLEX', nm, ARGV[2], '+', 'LIMIT', 0, tonumber(ARGV[3]))
+local names = names_range(nm, ARGV[2], '+', tonumber(ARGV[3]))
 local total = 0
 for _, name in ipairs(names) do
   total = total + redis.call('STRLEN', base .. name)
@@ -423,7 +568,7 @@ if not exists then
     redis.call('HINCRBY', st, 'key_limit', 1)
     return -1
   end
-  redis.call('ZADD', nm, 0, name)
+  names_add(nm, name)
 end
 redis.call('SET', vkey, ARGV[2], 'PX', expiry - now)
 account_set(ix, name, expiry, #ARGV[2])
@@ -434,7 +579,7 @@ return {1, expiry}
 # entries are skipped, not pruned). KEYS: expiry index, name index.
 # ARGV: lex start, lex stop, batch. Returns {last name scanned or "", {live names}}.
 LIVE_NAMES = _PRELUDE + r"""
-local names = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local names = names_range(KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]))
 local now = now_ms()
 local out = {}
 for _, name in ipairs(names) do
@@ -469,6 +614,7 @@ BIN_DELETE = _PRELUDE + r"""
 local ix, nm, bin, bins = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = now_ms()
 local names, kept = {}, 0
+names_remove(nm, {unpack(ARGV, 3)})  -- first: see "Chunks and Redis Cluster" in the prelude
 for i = 3, #ARGV do
   local name, vkey = ARGV[i], KEYS[i + 2]
   names[#names + 1] = name
@@ -487,7 +633,6 @@ end
 if #names > 0 then
   account_del_many(ix, names)
   redis.call('ZREM', ix, unpack(names))
-  redis.call('ZREM', nm, unpack(names))
 end
 if kept > 0 and redis.call('PTTL', bin) == -1 then
   local window = tonumber(ARGV[2])
@@ -533,7 +678,7 @@ for i = 5, #ARGV do
       expiry = math.min(expiry, now + max_ttl)
       redis.call('SET', vkey, string.sub(entry, bar + 1), 'PX', expiry - now)
       account_set(ix, name, expiry, #entry - bar)
-      redis.call('ZADD', nm, 0, name)
+      names_add(nm, name)
       redis.call('HDEL', bin, name)
       live = live + 1
       code = 1
@@ -596,12 +741,12 @@ for i = 0, (#ARGV - 6) / 2 - 1 do
       expiry = math.min(expiry, now + max_ttl)
       redis.call('SET', dst, value, 'PX', expiry - now)
       account_set(ix, dname, expiry, #value)
-      redis.call('ZADD', nm, 0, dname)
+      names_add(nm, dname)
       if move then
         redis.call('DEL', src)
         account_del(ix, sname)
         redis.call('ZREM', ix, sname)
-        redis.call('ZREM', nm, sname)
+        names_remove(nm, {sname})
         if dst_exists then live = live - 1 end
       elseif not dst_exists then
         live = live + 1
@@ -619,7 +764,7 @@ return out
 # namespaces, leaves listed at most, max steps (each step reads up to 100 names, or jumps over
 # one namespace). Returns {truncated (1/0), leaf count, {namespace, count, ...}, {leaf names}}; the
 # leaf names are left out when there are more than the listing bound. Reads only.
-TREE_GROUPED = r"""
+TREE_GROUPED = _NAMES + r"""
 local nm, prefix = KEYS[1], ARGV[1]
 local max_ns, max_leaves, max_steps = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local plen = #prefix
@@ -628,11 +773,11 @@ local stop = (prefix == '') and '+' or ('(' .. prefix .. '\255')
 local namespaces, leaves, leaf_count, steps, truncated = {}, {}, 0, 0, 0
 while true do
   if steps >= max_steps or #namespaces / 2 >= max_ns then
-    if redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, 1)[1] then truncated = 1 end
+    if names_range(nm, start, stop, 1)[1] then truncated = 1 end
     break
   end
   steps = steps + 1
-  local batch = redis.call('ZRANGEBYLEX', nm, start, stop, 'LIMIT', 0, 100)
+  local batch = names_range(nm, start, stop, 100)
   if #batch == 0 then break end
   for _, name in ipairs(batch) do
     local rest = name:sub(plen + 1)
@@ -641,7 +786,7 @@ while true do
       local child = prefix .. rest:sub(1, colon)                  -- ends with ':'
       local after = prefix .. rest:sub(1, colon - 1) .. ';'       -- ';' sorts right after ':'
       namespaces[#namespaces + 1] = child
-      namespaces[#namespaces + 1] = redis.call('ZLEXCOUNT', nm, '[' .. child, '(' .. after)
+      namespaces[#namespaces + 1] = names_count(nm, '[' .. child, '(' .. after)
       start = '[' .. after
       break
     end
@@ -697,7 +842,7 @@ local ix, nm, batch = KEYS[2], KEYS[3], tonumber(ARGV[1])
 local a = acct(ix)
 local cursor = redis.call('HGET', a.an, 'tr_cursor')
 if not cursor then return 1 end
-local names = redis.call('ZRANGEBYLEX', nm, cursor == '' and '-' or ('(' .. cursor), '+', 'LIMIT', 0, batch)
+local names = names_range(nm, cursor == '' and '-' or ('(' .. cursor), '+', batch)
 local walked = tonumber(redis.call('HGET', a.an, 'tr_keys') or 0)
 for _, name in ipairs(names) do
   local score = redis.call('ZSCORE', ix, name)
@@ -721,7 +866,7 @@ return 0
 # Returns {last name or "", keys upgraded}.
 ANALYSIS_UPGRADE = _PRELUDE + r"""
 local ix, nm, base = KEYS[2], KEYS[3], ARGV[1]
-local names = redis.call('ZRANGEBYLEX', nm, ARGV[2], '+', 'LIMIT', 0, tonumber(ARGV[3]))
+local names = names_range(nm, ARGV[2], '+', tonumber(ARGV[3]))
 local now = now_ms()
 local done = 0
 for _, name in ipairs(names) do
@@ -743,7 +888,7 @@ return {names[#names] or '', done}
 PREFIX_FIGURES = _PRELUDE + r"""
 local ix, nm, base = KEYS[2], KEYS[3], ARGV[1]
 local a = acct(ix)
-local names = redis.call('ZRANGEBYLEX', nm, ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+local names = names_range(nm, ARGV[2], ARGV[3], tonumber(ARGV[4]))
 local now = now_ms()
 local keys, bytes = 0, 0
 for _, name in ipairs(names) do
@@ -759,7 +904,7 @@ return {names[#names] or '', keys, bytes}
 # Every script above, by the name the service runs it under (tests check each one's keys).
 SCRIPT_NAMES = (
     "SET", "DELETE", "INCREMENT", "COUNT_REFUSAL", "LIVE_COUNT", "PRUNE", "PAGE", "TREE",
-    "DELETE_PREFIX", "STORED_BYTES",
+    "DELETE_PREFIX", "STORED_BYTES", "COUNT_NAMES", "UPGRADE_NAMES",
     # safe editing
     "READ_KEY", "RESTORE", "LIVE_NAMES", "READ_MANY", "BIN_DELETE", "BIN_RESTORE", "BULK_TTL",
     "COPY_KEYS", "TREE_GROUPED",
@@ -769,6 +914,19 @@ SCRIPT_NAMES = (
 
 # A script that is still unknown after this many loads is an error, not a cache miss.
 _MAX_LOADS = 2
+
+# Redis Cluster's answer when a script reads a key it did not declare (a value key the paging and
+# bulk scripts build from the brand's value prefix) that has already been moved away while the
+# brand's slot migrates. Like TRYAGAIN it is transient: the service reports "cache unavailable".
+_MOVED_AWAY = "Script attempted to access a non local key"
+
+
+def _transient(exc: ResponseError) -> ResponseError:
+    """The error to raise for a script's error reply: TryAgainError (one of the service's
+    "unavailable" errors) for a key moved away mid-migration, else the reply itself."""
+    if not isinstance(exc, TryAgainError) and str(exc).startswith(_MOVED_AWAY):
+        return TryAgainError(str(exc))
+    return exc
 
 
 class _Scripts:
@@ -790,14 +948,21 @@ class _Scripts:
             script = self._scripts[name] = client.register_script(source)
         return script
 
-    def load(self, name: str, client: Redis, key: str) -> str:
+    def load(self, name: str, client: Redis, key: str, *, everywhere: bool = False) -> str:
         """SCRIPT LOAD where ``key`` lives: the one server, or on Redis Cluster the primary that
         serves the key's slot (the one that answered NOSCRIPT: a replica promoted by a failover
-        starts with an empty script cache). Returns the SHA."""
+        starts with an empty script cache). ``everywhere``: on every reachable primary, for a
+        NOSCRIPT that loading on the key's node did not cure: mid-migration the slot map still
+        names the source while ASK sends the call to the importing node. Returns the SHA."""
         script = self._scripts.get(name) or self.get(name, client)
         node_for = getattr(client, "get_node_from_key", None)  # only RedisCluster routes by key
         if node_for is None:
             script.sha = client.script_load(script.script)
+        elif everywhere:
+            for node in client.get_primaries():
+                # A primary that is down cannot be the one that answered NOSCRIPT.
+                with contextlib.suppress(*UNAVAILABLE_ERRORS):
+                    script.sha = client.execute_command("SCRIPT LOAD", script.script, target_nodes=node)
         else:
             script.sha = client.execute_command("SCRIPT LOAD", script.script, target_nodes=node_for(key))
         return script.sha
@@ -814,7 +979,12 @@ class _Scripts:
             except NoScriptError:
                 if loads == _MAX_LOADS:
                     raise
-                self.load(name, client, keys[0])
+                self.load(name, client, keys[0], everywhere=loads > 0)
+            except ResponseError as exc:
+                error = _transient(exc)
+                if error is exc:
+                    raise
+                raise error from exc
         raise AssertionError("unreachable")
 
     def batch(self, client: Redis) -> ScriptBatch:
@@ -876,6 +1046,8 @@ class ScriptBatch:
             for index, reply in zip(pending, replies, strict=True):
                 if isinstance(reply, NoScriptError) and loads < _MAX_LOADS:
                     missing.append(index)
+                elif isinstance(reply, ResponseError):
+                    raise _transient(reply)
                 elif isinstance(reply, Exception):
                     raise reply
                 else:
@@ -889,7 +1061,7 @@ class ScriptBatch:
                 target = (call.script, self._node_name(call.args[0]))
                 if target not in loaded:
                     loaded.add(target)
-                    self._scripts.load(call.script, self._client, call.args[0])
+                    self._scripts.load(call.script, self._client, call.args[0], everywhere=loads > 0)
             pending = missing
         raise AssertionError("unreachable")
 

@@ -438,7 +438,7 @@ class BrandCache:
             return 0
         self.prune_expired()
         start, stop = _lex_range(prefix, None)
-        return int(self.client.zlexcount(self.keys.name_index, start, stop))
+        return int(self._run_admin("COUNT_NAMES", [start, stop]))
 
     @raises_unavailable
     def delete_prefix(self, prefix: str, *, batch: int = 500) -> int:
@@ -453,7 +453,21 @@ class BrandCache:
                 return deleted
 
     @raises_unavailable
+    def upgrade_name_index(self, *, batch: int = 500) -> int:
+        """Move the brand's names from the name index as it was before the chunks (one sorted
+        set) into the chunked one, ``batch`` names per script so that Redis never stalls.
+        Returns how many names were taken from the old index (0 when there is none)."""
+        keys = [self.keys.legacy_name_index, self.keys.expiry_index, self.keys.name_index, self.keys.stats]
+        moved = 0
+        while True:
+            taken, left = SCRIPTS.run("UPGRADE_NAMES", self.client, keys, [max(1, int(batch))])
+            moved += int(taken)
+            if int(left) == 0:
+                return moved
+
+    @raises_unavailable
     def delete_all(self) -> int:
+        self.upgrade_name_index()  # names still in the old index are deleted too
         deleted = self.delete_prefix("")
         # What bulk deletes kept for their undo window goes too.
         bins = [self.keys.bin(token.decode()) for token in self.client.zrange(self.keys.bin_index, 0, -1)]

@@ -8,8 +8,7 @@ import json
 from io import StringIO
 
 import pytest
-from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from brands import bench
 from brands.bench import runner
@@ -17,10 +16,6 @@ from brands.cache import BrandCache, redis_client
 
 TINY = ["--foreign-keys", "2000", "--brand-keys", "500", "--rounds", "2", "--calls", "50"]
 CONTRACT_OPS = ["get", "set", "has", "delete", "set_if_absent", "increment"]
-NOT_ON_CLUSTER = pytest.mark.skipif(
-    settings.REDIS_CLUSTER, reason="cache_bench on a cluster: issue 14, item 8"
-)
-
 
 def bench_keys(prefix: str) -> list[bytes]:
     return list(redis_client().scan_iter(match=f"{prefix}:*", count=1000))
@@ -42,7 +37,6 @@ def fake_other_benchmarks(monkeypatch):
                         {"scripting": fake_scripting_benchmark, "pages": broken_benchmark})
 
 
-@NOT_ON_CLUSTER
 def test_quick_json_report(brand_factory, fake_other_benchmarks):
     # A real brand's key must come through the bench untouched.
     brand = brand_factory()
@@ -68,6 +62,14 @@ def test_quick_json_report(brand_factory, fake_other_benchmarks):
     for name in ("live_count", "first_page"):
         assert report["browse"][name]["agrees"] is True
         assert report["browse"][name]["service_ms"] > 0 and report["browse"][name]["scan_ms"] > 0
+    memory = report["memory"]
+    assert memory["keys"] == 500 and memory["value_bytes"] == report["sizes"]["value_bytes"]
+    assert memory["value_key_bytes"] > memory["value_bytes"]  # the value plus its key's bookkeeping
+    assert memory["expiry_index_bytes_per_key"] > 0 and memory["name_index_bytes_per_key"] > 0
+    assert memory["bytes_per_key"] == pytest.approx(memory["value_key_bytes"] + memory[
+        "expiry_index_bytes_per_key"] + memory["name_index_bytes_per_key"], abs=0.2)
+    overhead = memory["bytes_per_key"] - memory["value_bytes"]
+    assert memory["overhead_per_key"] == pytest.approx(overhead, abs=0.2)
     assert len(report["targets"]) == 12
     assert all(isinstance(t["pass"], bool) for t in report["targets"])
     assert report["other"]["scripting"] == {"quick_was": True, "runs_per_s": 1234}
@@ -79,7 +81,6 @@ def test_quick_json_report(brand_factory, fake_other_benchmarks):
     assert BrandCache.for_brand(brand).get("mine") == {"keep": True}
 
 
-@NOT_ON_CLUSTER
 def test_table_output_mentions_targets(db):
     out = StringIO()
     call_command("cache_bench", *TINY, "--skip-other-benchmarks", verbosity=0, stdout=out)
@@ -95,7 +96,6 @@ def test_table_output_mentions_targets(db):
     assert "CPUs" in text and "Python" in text and "Redis" in text
 
 
-@NOT_ON_CLUSTER
 def test_interrupted_run_cleans_up_what_it_wrote(db):
     seen: list[str] = []
 
@@ -113,7 +113,6 @@ def test_interrupted_run_cleans_up_what_it_wrote(db):
     assert bench_keys(prefix) == []
 
 
-@NOT_ON_CLUSTER
 def test_a_failing_benchmark_is_reported_in_its_place_and_the_others_still_run(db, fake_other_benchmarks):
     out = StringIO()
     call_command("cache_bench", *TINY, verbosity=0, stdout=out)
@@ -121,3 +120,15 @@ def test_a_failing_benchmark_is_reported_in_its_place_and_the_others_still_run(d
     assert "pages: ERROR RuntimeError: boom" in text
     assert "runs_per_s: 1234" in text
     assert "\nTargets\n" in text
+
+
+def test_value_bytes_sizes_the_brands_values_for_the_memory_figures(db):
+    out = StringIO()
+    call_command("cache_bench", "--json", *TINY, "--skip-other-benchmarks", "--value-bytes", "300",
+                 verbosity=0, stdout=out)
+    memory = json.loads(out.getvalue())["memory"]
+    assert memory["value_bytes"] == 300
+    assert memory["value_key_bytes"] > 300 and memory["overhead_per_key"] == pytest.approx(
+        memory["bytes_per_key"] - 300, abs=0.2)
+    with pytest.raises(CommandError, match="at least 2"):
+        call_command("cache_bench", *TINY, "--value-bytes", "1", verbosity=0, stdout=StringIO())

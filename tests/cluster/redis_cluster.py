@@ -348,6 +348,43 @@ class LocalCluster:
 
         self._wait(ready, "cluster_state:ok with every slot and replica in place", timeout)
 
+    def primary_of_slot(self, slot: int) -> Node:
+        """The node that serves ``slot`` now, as the first running node sees it."""
+        client = self.running_nodes()[0].client()
+        for first, last, primary, *_replicas in client.execute_command("CLUSTER", "SLOTS"):
+            if first <= slot <= last:
+                return self.node(int(primary[1]))
+        raise LookupError(f"slot {slot} is not served")
+
+    def migrate_slot(self, slot: int, target: Node, *, batch: int = 10, pause_s: float = 0.0,
+                     timeout_ms: int = 5000) -> int:
+        """Move ``slot`` to ``target`` as ``redis-cli --cluster reshard`` does: the target
+        IMPORTING, the source MIGRATING, the keys moved ``batch`` at a time with MIGRATE (clients
+        meanwhile get ASK for keys already moved, TRYAGAIN for multi-key commands whose keys are
+        split), then every primary told the new owner. Returns how many keys were moved."""
+        source = self.primary_of_slot(slot)
+        if source.port == target.port:
+            raise ValueError(f"slot {slot} is already on {target.address}")
+        source_client, target_client = source.client(), target.client()
+        source_id = source_client.execute_command("CLUSTER", "MYID")
+        target_id = target_client.execute_command("CLUSTER", "MYID")
+        target_client.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        source_client.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        moved = 0
+        while keys := source_client.execute_command("CLUSTER", "GETKEYSINSLOT", slot, batch):
+            source_client.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, timeout_ms,
+                                          "KEYS", *keys)
+            moved += len(keys)
+            if pause_s:
+                time.sleep(pause_s)
+        # The target first, then the source (which stops redirecting with ASK), then the others.
+        others = [n for n in self.running_nodes() if n.port not in (source.port, target.port)]
+        for node in (target, source, *others):
+            client = node.client()
+            if client.info("replication").get("role") == "master":
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        return moved
+
     def running_nodes(self) -> list[Node]:
         return [node for node in self.nodes if node.process is None or node.process.poll() is None]
 

@@ -166,9 +166,10 @@ def test_the_test_sessions_sweep_reaches_every_primary(on_local_cluster):
 
     for brand_id in brand_ids_per_shard(3):
         assert BrandCache(brand_id, LIMITS).set("left:over", 1)
-    # Per shard: the value key, the two index sorted sets, and the exact analysis' totals, biggest
-    # keys and namespace sets by keys and by bytes (brands/cache/accounting.py).
-    assert delete_session_keys() == 3 * 7
+    # Per shard: the value key, the expiry index, the name index's directory, chunk sizes and its
+    # one chunk, and the exact analysis' totals, biggest keys and namespace sets by keys and by
+    # bytes (brands/cache/accounting.py).
+    assert delete_session_keys() == 3 * 9
     assert all(node.client().dbsize() == 0 for node in on_local_cluster.initial_primaries)
 
 

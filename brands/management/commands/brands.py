@@ -5,6 +5,7 @@
     brands list
     brands usage [--json]
     brands delete SLUG
+    brands upgrade-index [--batch N]
     brands members list SLUG
     brands members add SLUG USER [--role admin|viewer]     (USER: user name or e-mail)
     brands members remove SLUG USER
@@ -67,7 +68,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True,
-                                    metavar="{create,list,usage,delete,members}")
+                                    metavar="{create,list,usage,delete,upgrade-index,members}")
 
         create = sub.add_parser("create", help="Create a brand with its quota settings.")
         create.add_argument("slug")
@@ -82,6 +83,12 @@ class Command(BaseCommand):
 
         delete = sub.add_parser("delete", help="Delete a brand and every cache key it holds.")
         delete.add_argument("slug")
+
+        upgrade = sub.add_parser(
+            "upgrade-index",
+            help="Move every brand's name index into the chunked layout (once, after upgrading).")
+        upgrade.add_argument("--batch", default="500", metavar="N",
+                             help="Names moved per Redis script call (default 500).")
 
         members = sub.add_parser("members", help="List, add or remove a brand's members.")
         member_sub = members.add_subparsers(dest="member_action", required=True, metavar="{list,add,remove}")
@@ -105,6 +112,8 @@ class Command(BaseCommand):
             self.usage(as_json=options["json"])
         elif action == "delete":
             self.delete(options["slug"])
+        elif action == "upgrade-index":
+            self.upgrade_index(_whole_number("--batch", options["batch"]))
         elif action == "members":
             self.members(options)
 
@@ -209,6 +218,25 @@ class Command(BaseCommand):
             raise CommandError(f"{exc} Brand {slug!r} was not deleted.") from None
         self.stdout.write(self.style.SUCCESS(f"Deleted brand {slug!r} and its {deleted} cache keys."))
 
+
+    # ------------------------------------------------------------------ upgrade-index
+
+    def upgrade_index(self, batch: int) -> None:
+        """The name index before issue 14 was one sorted set per brand; the scripts now read
+        chunks. Each brand is moved in batches of ``batch`` names (one short script each, so
+        Redis never stalls); running it again finds nothing to move."""
+        moved = brands = 0
+        for brand in Brand.objects.select_related("quota").order_by("pk"):
+            try:
+                count = BrandCache.for_brand(brand).upgrade_name_index(batch=batch)
+            except CacheUnavailable as exc:
+                raise CommandError(f"{exc} Stopped at brand {brand.slug!r}; run it again.") from None
+            if count:
+                brands += 1
+                moved += count
+                self.stdout.write(f"{brand.slug}: {count:,} names moved")
+        self.stdout.write(self.style.SUCCESS(
+            f"Upgraded the name index of {brands} brands ({moved:,} names)."))
 
     # ------------------------------------------------------------------ members
 

@@ -44,6 +44,9 @@ class Command(BaseCommand):
                             help="Only the fair-scheduling benchmark (a quiet brand during another's flood).")
         parser.add_argument("--monitor", action="store_true",
                             help="Only the staff monitor with 10,000 brands.")
+        parser.add_argument("--value-bytes", type=_positive, metavar="N",
+                            help="The bench brand's values as JSON strings of N bytes (N >= 2; memory "
+                                 "per key at that size; per-call figures keep the usual value).")
         # Size knobs for the test suite (a run of a few seconds); not part of the public interface.
         hidden = argparse.SUPPRESS
         parser.add_argument("--foreign-keys", type=int, help=hidden)
@@ -57,7 +60,10 @@ class Command(BaseCommand):
             quick=options["quick"], foreign_keys=options["foreign_keys"], brand_keys=options["brand_keys"],
             rounds=options["rounds"], calls=options["calls"],
             other_benchmarks=not options["skip_other_benchmarks"],
+            value_bytes=options["value_bytes"],
         )
+        if config.value_bytes is not None and config.value_bytes < 2:
+            raise CommandError("--value-bytes must be at least 2 (a JSON string's two quotes).")
         quiet = options["verbosity"] == 0
 
         def progress(message: str) -> None:
