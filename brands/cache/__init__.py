@@ -10,6 +10,8 @@ Everything callers need is exported here; nobody outside this package imports it
     script_slots.py   script executions in flight per brand, the time-limit budget, script stats
     layout.py         where a brand's data lives in Redis (one hash tag per brand)
     usage.py          reads across many brands in one pipeline (monitor, metrics, snapshots)
+    opcounts.py       operations per brand, counted in Python and flushed once per execution or
+                      request; per-minute / per-hour history and hot keys
     server.py         what the Redis server (every primary of a cluster) says about itself
     connection.py     the client from django-redis and the errors that mean "unavailable"
     cluster.py        the django-redis connection factory for Redis Cluster (REDIS_CLUSTER=1)
@@ -44,6 +46,18 @@ from brands.cache.errors import (
     NotANumberError,
 )
 from brands.cache.layout import BrandKeys
+from brands.cache.opcounts import (
+    OPERATION_KINDS,
+    REFUSAL_REASONS,
+    SOURCES,
+    HotKey,
+    OpsHistory,
+    brands_ops_totals,
+    ops_history,
+)
+from brands.cache.opcounts import discard as discard_op_counts
+from brands.cache.opcounts import flush as flush_op_counts
+from brands.cache.opcounts import pending_calls as pending_op_calls
 from brands.cache.script_slots import (
     DURATION_HISTORY,
     OUTCOMES,
@@ -90,6 +104,9 @@ from brands.cache.validation import (
 __all__ = [
     "DURATION_HISTORY",
     "OUTCOMES",
+    "OPERATION_KINDS",
+    "REFUSAL_REASONS",
+    "SOURCES",
     "IMPORT_POLICIES",
     "KEY_MAX_LENGTH",
     "KEY_RULE",
@@ -112,6 +129,7 @@ __all__ = [
     "CacheValueError",
     "ClusterConnectionFactory",
     "ImportInterrupted",
+    "HotKey",
     "ImportReport",
     "KeyInfo",
     "KeyPage",
@@ -120,6 +138,7 @@ __all__ = [
     "NodeInfo",
     "NotANumberError",
     "NumberOutOfRange",
+    "OpsHistory",
     "Refusal",
     "ScriptStats",
     "ServerInfo",
@@ -127,12 +146,15 @@ __all__ = [
     "TreeLevel",
     "WriteResult",
     "brands_live_counts",
+    "brands_ops_totals",
     "brands_script_stats",
     "check_json_depth",
     "cluster_state",
     "delete_names",
+    "discard_op_counts",
     "describe",
     "fill_brand_layout",
+    "flush_op_counts",
     "finite_float",
     "glob_escape",
     "human_bytes",
@@ -141,7 +163,9 @@ __all__ = [
     "monitor_round_trips",
     "max_line_bytes",
     "names_under",
+    "ops_history",
     "parse_json_text",
+    "pending_op_calls",
     "ping",
     "ranged_int",
     "read_lines",

@@ -32,6 +32,7 @@ from brands.cache import (
     CacheTTLError,
     CacheValueError,
     NotANumberError,
+    flush_op_counts,
     shorten,
     validate_key,
 )
@@ -233,6 +234,7 @@ class CacheHost:
                 return _error(OUT_OF_MEMORY)
             # The budget first: a call after it is spent performs nothing, not even validation.
             if not self.capture.take_op():
+                self.cache.count_op("refused_op_budget")
                 request = _request(payload)
                 op = str(request.get("op", "?"))[:20]
                 return _error(
@@ -258,12 +260,17 @@ class CacheHost:
             self.capture.warn(text)
         self.cache.warnings.clear()
 
-    @staticmethod
-    def _key(arg: dict) -> str:
+    def _key(self, arg: dict) -> str:
         key = arg.get("value")
+        # Refused before the service sees it: counted here (the service counts its own).
         if arg.get("type") != "string" or not isinstance(key, str):
+            self.cache.count_op("refused_invalid_key")
             raise CacheKeyError(f"Invalid cache key ({_described(arg)}): {KEY_RULE}")
-        return validate_key(key)
+        try:
+            return validate_key(key)
+        except CacheKeyError:
+            self.cache.count_op("refused_invalid_key")
+            raise
 
     @staticmethod
     def _ttl(arg: dict) -> Any:
@@ -417,7 +424,7 @@ def execute(job: dict, emit: Emit) -> dict:
     started = time.perf_counter()
     memory_mb = int(job["memory_mb"])
     capture = Capture(int(job["ops_limit"]), emit)
-    cache = BrandCache(int(job["brand_id"]), CacheLimits(**job["limits"]))
+    cache = BrandCache(int(job["brand_id"]), CacheLimits(**job["limits"]), source="script")
     cache.on_write = capture.wrote  # the run's history records the keys it wrote
     report = _Report()
 
@@ -427,6 +434,9 @@ def execute(job: dict, emit: Emit) -> dict:
         error, result = _run(context, hooks, job, capture, cache, report, memory_mb)
     finally:
         hooks.close()
+        # The run's operation counts, in one round trip (brands.cache.opcounts). A run killed
+        # by its time limit never gets here: its counts are lost with its worker.
+        flush_op_counts()
     duration_ms = (time.perf_counter() - started) * 1000
     return capture.to_result(ok=error is None, result=result, error=error, duration_ms=duration_ms)
 
