@@ -47,6 +47,12 @@ from brands.cache.errors import (
 )
 from brands.cache.layout import BrandKeys
 from brands.cache.opcounts import (
+    AUTO_FLUSH_CALLS,
+    HOT_BUCKET_S,
+    HOT_KEEP_S,
+    HOT_KEPT,
+    HOUR_KEEP_S,
+    MINUTE_KEEP_S,
     OPERATION_KINDS,
     REFUSAL_REASONS,
     SOURCES,
@@ -102,6 +108,12 @@ from brands.cache.validation import (
 )
 
 __all__ = [
+    "AUTO_FLUSH_CALLS",
+    "HOT_BUCKET_S",
+    "HOT_KEEP_S",
+    "HOT_KEPT",
+    "HOUR_KEEP_S",
+    "MINUTE_KEEP_S",
     "DURATION_HISTORY",
     "OUTCOMES",
     "OPERATION_KINDS",

@@ -9,6 +9,7 @@ quota editing and metrics. Reads go through the cache service; nothing here talk
     quota.py      the staff quota editor's form and write
     metrics.py    the Prometheus exposition (/metrics)
     scripts.py    script executions by outcome and their p50 / p95 duration (usage page, /metrics)
+    ops.py        operations per minute, hit ratio and hot keys (usage page)
 """
 
 from brands.usage.chart import DEFAULT_PERIOD, MAX_CHART_POINTS, PERIOD_LABELS, UsageChart, usage_chart
@@ -29,6 +30,7 @@ from brands.usage.levels import (
 )
 from brands.usage.metrics import metrics_text
 from brands.usage.monitor import MonitorQuery, QuotaRow, quota_csv, quota_rows
+from brands.usage.ops import OpsReport, ops_report
 from brands.usage.quota import QUOTA_FIELDS, QuotaSettingsForm, quota_settings_update
 from brands.usage.report import UsageSummary, usage_summary
 from brands.usage.scripts import OUTCOME_LABELS, ScriptSummary, script_summaries, script_summary
@@ -47,6 +49,7 @@ __all__ = [
     "WARNING_PERCENT",
     "BrandUsage",
     "MonitorQuery",
+    "OpsReport",
     "QuotaRow",
     "QuotaSettingsForm",
     "ScriptSummary",
@@ -57,6 +60,7 @@ __all__ = [
     "level_word",
     "brands_usage",
     "metrics_text",
+    "ops_report",
     "percent_text",
     "percent_used",
     "percent_value",

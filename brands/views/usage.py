@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from brands.access import BrandAccess, brand_view
-from brands.usage import DEFAULT_PERIOD, PERIOD_LABELS, script_summary, usage_chart, usage_summary
+from brands.usage import DEFAULT_PERIOD, PERIOD_LABELS, ops_report, script_summary, usage_chart, usage_summary
 from brands.views._htmx import brand_usage_or_none, render_page, wants_fragment
 
 
@@ -30,6 +30,7 @@ def usage(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     # The header's bar shows the same figures the page computed: no second round trip.
     context.update(summary=summary, brand_usage=summary.usage)
     context["scripts"] = script_summary(access.brand)  # its own section: _usage_scripts.html
+    context["ops"] = ops_report(access.brand)  # operations and hot keys: _usage_ops.html
     return render_page(request, "brands/usage.html", context)
 
 

@@ -7,6 +7,12 @@ from __future__ import annotations
 import pytest
 
 from brands.cache import (
+    AUTO_FLUSH_CALLS,
+    HOT_BUCKET_S,
+    HOT_KEEP_S,
+    HOT_KEPT,
+    HOUR_KEEP_S,
+    MINUTE_KEEP_S,
     BrandCache,
     CacheKeyError,
     brands_ops_totals,
@@ -16,7 +22,6 @@ from brands.cache import (
     pending_op_calls,
     redis_client,
 )
-from brands.cache import opcounts
 from tests.support.redis_spy import count_redis_calls
 
 # The dashboard-side sequence below, and what each call must count (one field per call).
@@ -122,11 +127,11 @@ def test_history_is_bounded_by_ttls(cache):
     keys = cache.keys
     minute_ttl = client.ttl(keys.ops_minute(history.minute_s))
     hour_ttl = client.ttl(keys.ops_hour(history.hour_s))
-    bucket = history.now_s - history.now_s % opcounts.HOT_BUCKET_S
-    assert 24 * 3600 < minute_ttl <= opcounts.MINUTE_KEEP_S
-    assert 30 * 24 * 3600 < hour_ttl <= opcounts.HOUR_KEEP_S
-    assert 3600 < client.ttl(keys.hot_reads(bucket)) <= opcounts.HOT_KEEP_S
-    assert 3600 < client.ttl(keys.hot_writes(bucket)) <= opcounts.HOT_KEEP_S
+    bucket = history.now_s - history.now_s % HOT_BUCKET_S
+    assert 24 * 3600 < minute_ttl <= MINUTE_KEEP_S
+    assert 30 * 24 * 3600 < hour_ttl <= HOUR_KEEP_S
+    assert 3600 < client.ttl(keys.hot_reads(bucket)) <= HOT_KEEP_S
+    assert 3600 < client.ttl(keys.hot_writes(bucket)) <= HOT_KEEP_S
     assert client.ttl(keys.ops_totals) == -1  # a fixed set of fields: bounded without expiry
 
 
@@ -150,25 +155,24 @@ def test_hot_keys_busiest_first_ties_by_name(cache):
 
 
 def test_hot_key_buckets_are_trimmed(cache):
-    for i in range(opcounts.HOT_KEPT + 20):
+    for i in range(HOT_KEPT + 20):
         for _ in range(1 + i % 3):
             cache.get(f"key:{i}")
     flush_op_counts()
     history = ops_history(cache.brand_id, top=1000)
-    bucket = history.now_s - history.now_s % opcounts.HOT_BUCKET_S
-    assert redis_client().zcard(cache.keys.hot_reads(bucket)) == opcounts.HOT_KEPT
+    bucket = history.now_s - history.now_s % HOT_BUCKET_S
+    assert redis_client().zcard(cache.keys.hot_reads(bucket)) == HOT_KEPT
     # The busiest survive the cut: the 46 keys read 2 or 3 times, and 4 of those read once.
-    busy = {f"key:{i}" for i in range(opcounts.HOT_KEPT + 20) if i % 3}
+    busy = {f"key:{i}" for i in range(HOT_KEPT + 20) if i % 3}
     kept = {hot.key for hot in history.hot_reads}
-    assert len(busy) == 46 and busy <= kept and len(kept) == opcounts.HOT_KEPT
+    assert len(busy) == 46 and busy <= kept and len(kept) == HOT_KEPT
 
 
-def test_auto_flush_bounds_the_tally(cache, monkeypatch):
-    monkeypatch.setattr(opcounts, "AUTO_FLUSH_CALLS", 5)
-    for _ in range(12):
+def test_auto_flush_bounds_the_tally(cache):
+    for _ in range(AUTO_FLUSH_CALLS + 2):
         cache.get("k")
     assert pending_op_calls() == 2
-    assert brands_ops_totals([cache.brand_id])[cache.brand_id] == {"dashboard:read_miss": 10}
+    assert brands_ops_totals([cache.brand_id])[cache.brand_id] == {"dashboard:read_miss": AUTO_FLUSH_CALLS}
 
 
 def test_delete_all_removes_the_counters(cache):
@@ -178,7 +182,8 @@ def test_delete_all_removes_the_counters(cache):
     client = redis_client()
     assert client.exists(cache.keys.ops_totals)
     cache.delete_all()
-    assert list(client.scan_iter(match=cache.keys.ops_base.replace("{", "[{]").replace("}", "[}]") + "*")) == []
+    pattern = cache.keys.ops_base.replace("{", "[{]").replace("}", "[}]") + "*"
+    assert list(client.scan_iter(match=pattern)) == []
 
 
 def test_flush_with_redis_down_drops_the_counts(cache, dead_redis):
