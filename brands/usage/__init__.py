@@ -30,7 +30,7 @@ from brands.usage.levels import (
 )
 from brands.usage.metrics import metrics_text
 from brands.usage.monitor import MonitorQuery, QuotaRow, quota_csv, quota_rows
-from brands.usage.ops import OpsReport, ops_report
+from brands.usage.ops import OpsReport, count_form_refusals, ops_report
 from brands.usage.quota import QUOTA_FIELDS, QuotaSettingsForm, quota_settings_update
 from brands.usage.report import UsageSummary, usage_summary
 from brands.usage.scripts import OUTCOME_LABELS, ScriptSummary, script_summaries, script_summary
@@ -57,6 +57,7 @@ __all__ = [
     "UsageChart",
     "UsageSummary",
     "bar_percent",
+    "count_form_refusals",
     "level_word",
     "brands_usage",
     "metrics_text",

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 
 from prometheus_client.core import CounterMetricFamily, Metric
 
-from brands.cache import OPERATION_KINDS, REFUSAL_REASONS, SOURCES, HotKey, OpsHistory, ops_history
+from brands.cache import (
+    OPERATION_KINDS,
+    REFUSAL_REASONS,
+    SOURCES,
+    BrandCache,
+    HotKey,
+    OpsHistory,
+    ops_history,
+)
 from brands.models import Brand
 
 HOT_KEYS_SHOWN = 10
@@ -32,6 +40,9 @@ REASON_LABELS = {
     "op_budget": "Operation budget",
 }
 SOURCE_LABELS = {"script": "Scripts", "dashboard": "Dashboard"}
+# The key forms check the contract's rules before the cache is called (brands/forms.py); their
+# error codes that are the cache's own refusals, counted as the cache would have.
+FORM_REFUSALS = {("key", "invalid_key"): "refused_invalid_key", ("value", "too_large"): "refused_value_size"}
 
 
 @dataclass(frozen=True)
@@ -166,7 +177,7 @@ def _number(value: float) -> str:
 
 def bar_chart(title: str, unit: str, values: list[float | None], starts: list[datetime], *,
               label_every: int, time_format: str, y_max: float | None = None) -> BarChart:
-    """Bars for ``values`` (None: no bar, e.g. a hit ratio without reads), oldest first."""
+    """Bars for ``values``, oldest first (None: no bar, a hit ratio without reads)."""
     chart = BarChart(title=title, unit=unit)
     top = y_max or _nice_max(max((v for v in values if v is not None), default=0))
     plot_w = chart.plot_right - chart.left
@@ -174,8 +185,8 @@ def bar_chart(title: str, unit: str, values: list[float | None], starts: list[da
     slot = plot_w / max(len(values), 1)
     width = max(slot * 0.8, 1.0)
     for index, (value, start) in enumerate(zip(values, starts, strict=True)):
-        if value is None:
-            continue
+        if value is None or (value == 0 and unit != "%"):
+            continue  # no bar for an empty minute or hour; a 0 % ratio keeps its hover title
         height = value / top * plot_h
         text = f"{_number(value)} {unit}" if unit != "%" else f"{value:.1f} %"
         chart.bars.append(Bar(x=chart.left + index * slot + (slot - width) / 2, y=chart.plot_bottom - height,
@@ -262,3 +273,12 @@ def brands_ops_metrics(brands: list[Brand], totals: dict[int, dict[str, int]]) -
             for reason in REFUSAL_REASONS:
                 refusals.add_metric([brand.slug, source, reason], counts.get(f"{source}:refused_{reason}", 0))
     yield from (operations, refusals)
+
+
+def count_form_refusals(cache: BrandCache, form) -> None:
+    """A dashboard key form refused an invalid key or a value over the size limit before the
+    cache saw it: counted like the cache's own refusal (once per reason and submission)."""
+    errors = form.errors.as_data()
+    for (field_name, code), kind in FORM_REFUSALS.items():
+        if any(error.code == code for error in errors.get(field_name, [])):
+            cache.count_op(kind)
