@@ -2,14 +2,17 @@
 cache part's run, on its brand and keys).
 
 Counting itself makes no round trip: each call adds to a tally in Python, and the tally goes to
-Redis once per script execution (one EVALSHA per brand in one pipeline). The honest price of a
-call is then its own time plus its share of that flush. A script may make at most 20 cache calls
-(the contract's default ``max_ops_per_execution``), so the figure here is a block of 20 service
-calls followed by one flush, against a block of 20 raw redis-py calls; blocks alternate one by
-one (raw first on every other round), each timed whole; a round's figure is its median block,
-the ratio the median of the rounds' ratios. A script with fewer calls pays the flush over fewer
-calls; that is reported too (the flush's own time), as is the Python cost of recording one call
-and of the hot-key part of a flush.
+Redis once per script execution (one EVALSHA). The honest price of a call is then its own time,
+recording included, plus its share of that flush. A script may make at most 20 cache calls (the
+contract's default ``max_ops_per_execution``), so here every 20th service call is followed by a
+real flush of exactly what those 20 calls counted, timed on its own. Raw and service calls
+alternate one by one as in the per-call part (raw first on every other round), so that a burst
+of load lands on both sides alike; a call's counted cost is the median service call plus the
+median flush / 20, the ratio that over the median raw call, and the reported ratio the median
+of the rounds'. (Timing whole blocks of 20 calls instead lets every burst of a shared machine
+into the figure; medians of single calls and flushes keep it out, on both sides.) A script with
+fewer calls shares the flush among fewer calls: the flush's own time is reported, as are the
+Python cost of recording one call and the hot-key part of a flush.
 
 The flush writes the bench brand's counters under the run's unique prefix; they are deleted with
 everything else at the end (their minute and hour hashes would otherwise keep for 24 h / 30 days
@@ -30,27 +33,29 @@ FLUSH_EVERY = 20  # the contract's default max_ops_per_execution: one flush per 
 TARGETS = {"get_ratio": 1.3, "set_ratio": 1.5}
 
 
-def _block_ns(fn: Callable[[], object], calls: int, flush: bool) -> int:
+def _paired_with_flush(raw_fn: Callable[[], object], service_fn: Callable[[], object], n: int,
+                       raw_first: bool) -> tuple[float, float, float]:
+    """Medians (ns) of raw calls, service calls and the flush after every FLUSH_EVERY service
+    calls."""
     clock = time.perf_counter_ns
-    start = clock()
-    for _ in range(calls):
-        fn()
-    if flush:
-        flush_op_counts()
-    return clock() - start
-
-
-def _paired_blocks(raw_fn: Callable[[], object], counted_fn: Callable[[], object], blocks: int,
-                   raw_first: bool) -> tuple[float, float]:
-    raw, counted = [], []
-    for _ in range(blocks):
+    raw, service, flushes = [0] * n, [0] * n, []
+    first, second = (raw_fn, service_fn) if raw_first else (service_fn, raw_fn)
+    for i in range(n):
+        start = clock()
+        first()
+        middle = clock()
+        second()
+        end = clock()
         if raw_first:
-            raw.append(_block_ns(raw_fn, FLUSH_EVERY, False))
-            counted.append(_block_ns(counted_fn, FLUSH_EVERY, True))
+            raw[i], service[i] = middle - start, end - middle
         else:
-            counted.append(_block_ns(counted_fn, FLUSH_EVERY, True))
-            raw.append(_block_ns(raw_fn, FLUSH_EVERY, False))
-    return statistics.median(raw), statistics.median(counted)
+            service[i], raw[i] = middle - start, end - middle
+        if (i + 1) % FLUSH_EVERY == 0:
+            start = clock()
+            flush_op_counts()
+            flushes.append(clock() - start)
+    flush_op_counts()
+    return statistics.median(raw), statistics.median(service), statistics.median(flushes)
 
 
 def _median_us(fn: Callable[[], object], n: int) -> float:
@@ -66,25 +71,29 @@ def _median_us(fn: Callable[[], object], n: int) -> float:
 def run_counting(cache: BrandCache, pairs: dict[str, tuple[Callable, Callable]],
                  config: BenchConfig) -> dict:
     """``pairs``: op -> (raw redis-py call, service call), the per-call part's own get and set."""
-    blocks = max(5, config.calls // FLUSH_EVERY)
+    calls = max(FLUSH_EVERY * 5, config.calls - config.calls % FLUSH_EVERY)
     discard_op_counts()
-    result: dict = {"flush_every": FLUSH_EVERY, "blocks_per_round": blocks}
+    result: dict = {"flush_every": FLUSH_EVERY, "calls_per_round": calls}
     per_round: dict[str, dict[str, list[float]]] = {
-        op: {"raw": [], "counted": [], "ratio": []} for op in pairs
+        op: {"raw": [], "counted": [], "flush": [], "ratio": []} for op in pairs
     }
     with no_gc():
         for raw_fn, service_fn in pairs.values():
-            _paired_blocks(raw_fn, service_fn, max(3, blocks // 10), True)  # warm-up
+            _paired_with_flush(raw_fn, service_fn, FLUSH_EVERY * 5, True)  # warm-up
         for round_no in range(config.rounds):
             for op, (raw_fn, service_fn) in pairs.items():
-                raw_ns, counted_ns = _paired_blocks(raw_fn, service_fn, blocks, round_no % 2 == 0)
-                per_round[op]["raw"].append(raw_ns / FLUSH_EVERY / 1000)
-                per_round[op]["counted"].append(counted_ns / FLUSH_EVERY / 1000)
+                raw_ns, service_ns, flush_ns = _paired_with_flush(raw_fn, service_fn, calls,
+                                                                  raw_first=round_no % 2 == 0)
+                counted_ns = service_ns + flush_ns / FLUSH_EVERY
+                per_round[op]["raw"].append(raw_ns / 1000)
+                per_round[op]["counted"].append(counted_ns / 1000)
+                per_round[op]["flush"].append(flush_ns / 1000)
                 per_round[op]["ratio"].append(counted_ns / raw_ns)
     for op, figures in per_round.items():
         result[op] = {
             "raw_us": round(statistics.median(figures["raw"]), 1),
             "counted_us": round(statistics.median(figures["counted"]), 1),
+            "flush_us": round(statistics.median(figures["flush"]), 1),
             "ratio": round(statistics.median(figures["ratio"]), 3),
             "rounds_ratio": [round(r, 3) for r in figures["ratio"]],
         }

@@ -56,12 +56,13 @@ def format_report(r: dict) -> str:
 
     counting = r.get("counting")
     if counting:
-        lines += ["", f"Operation counting: {counting['flush_every']} calls then one flush (a full script "
-                      f"execution), median of {counting['blocks_per_round']} blocks a round (µs per call)"]
+        lines += ["", f"Operation counting: a flush after every {counting['flush_every']} service calls "
+                      f"(a full script execution), {counting['calls_per_round']:,} calls a round "
+                      "(µs per call)"]
         for op in ("get", "set"):
             f = counting[op]
-            lines.append(f"  {op:<4} raw {f['raw_us']:.1f}  counted {f['counted_us']:.1f}  "
-                         f"ratio {f['ratio']:.2f}x")
+            lines.append(f"  {op:<4} raw {f['raw_us']:.1f}  counted {f['counted_us']:.1f} (flush "
+                         f"{f['flush_us']:.1f} / {counting['flush_every']})  ratio {f['ratio']:.2f}x")
         lines.append(f"  recording one call {counting['record_us']:.2f} µs (Python only); one execution's "
                      f"20 records + flush {counting['flush_us']:.1f} µs, of which hot keys "
                      f"{counting['hot_keys_us']:.1f} µs")

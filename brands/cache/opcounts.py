@@ -71,25 +71,33 @@ local minute = now - now % 60
 local mk, hk, tk = base .. 'om:' .. minute, base .. 'oh:' .. (now - now % 3600), base .. 'ot'
 local i = 2
 local fields = tonumber(ARGV[i]); i = i + 1
-for _ = 1, fields do
+-- A hash or set gets its TTL when this script creates it, so every one has one. A later flush
+-- only sets it again when its first increment made a new field or member (the key may be
+-- new); otherwise the key existed, with its TTL. Trimming is needed only when members were added.
+for j = 1, fields do
   local f, c = ARGV[i], tonumber(ARGV[i + 1]); i = i + 2
-  redis.call('HINCRBY', mk, f, c)
+  local in_minute = redis.call('HINCRBY', mk, f, c)
   redis.call('HINCRBY', hk, f, c)
   redis.call('HINCRBY', tk, f, c)
-end
-if fields > 0 then
-  redis.call('EXPIRE', mk, minute_keep)
-  redis.call('EXPIRE', hk, hour_keep)
+  if j == 1 and in_minute == c then
+    redis.call('EXPIRE', mk, minute_keep)
+    redis.call('EXPIRE', hk, hour_keep)
+  end
 end
 for _, side in ipairs({'hr:', 'hw:'}) do
   local count = tonumber(ARGV[i]); i = i + 1
   if count > 0 then
     local zk = base .. side .. (now - now % bucket_s)
-    for _ = 1, count do
-      redis.call('ZINCRBY', zk, ARGV[i + 1], ARGV[i]); i = i + 2
+    local added = false
+    for j = 1, count do
+      local c = tonumber(ARGV[i + 1])
+      if tonumber(redis.call('ZINCRBY', zk, c, ARGV[i])) == c then
+        added = true
+        if j == 1 then redis.call('EXPIRE', zk, hot_keep) end
+      end
+      i = i + 2
     end
-    redis.call('ZREMRANGEBYRANK', zk, 0, -(kept + 1))
-    redis.call('EXPIRE', zk, hot_keep)
+    if added then redis.call('ZREMRANGEBYRANK', zk, 0, -(kept + 1)) end
   end
 end
 return minute
@@ -150,6 +158,7 @@ return deleted
 """
 
 SCRIPTS.register(OPS_FLUSH=OPS_FLUSH, OPS_READ=OPS_READ, OPS_DELETE=OPS_DELETE)
+_FLUSH_TAIL = (MINUTE_KEEP_S, HOUR_KEEP_S, HOT_BUCKET_S, HOT_KEEP_S, HOT_KEPT)
 
 
 class _Tally(threading.local):
@@ -206,9 +215,9 @@ def discard() -> None:
 
 
 def flush() -> bool:
-    """Send this thread's counts to Redis: one pipeline, one script per brand (one round trip
-    on a single server, one per node on Redis Cluster). Nothing to send, nothing sent. Returns
-    False when Redis was unreachable (the counts are dropped)."""
+    """Send this thread's counts to Redis: one script per brand, several brands in one pipeline
+    (one round trip on a single server, one per node on Redis Cluster). Nothing to send,
+    nothing sent. Returns False when Redis was unreachable (the counts are dropped)."""
     tally = _tally
     if not tally.calls:
         return True
@@ -221,17 +230,19 @@ def flush() -> bool:
         per_base[base][1].extend((name, count))
     for (base, name), count in writes.items():
         per_base[base][2].extend((name, count))
+    calls = [
+        ([anchors[base]], [base, len(fields) // 2, *fields, len(read_keys) // 2, *read_keys,
+                           len(written_keys) // 2, *written_keys, *_FLUSH_TAIL])
+        for base, (fields, read_keys, written_keys) in per_base.items()
+    ]
     try:
-        batch = SCRIPTS.batch(redis_client())
-        for base, (fields, read_keys, written_keys) in per_base.items():
-            batch.script("OPS_FLUSH", [anchors[base]], [
-                base,
-                len(fields) // 2, *fields,
-                len(read_keys) // 2, *read_keys,
-                len(written_keys) // 2, *written_keys,
-                MINUTE_KEEP_S, HOUR_KEEP_S, HOT_BUCKET_S, HOT_KEEP_S, HOT_KEPT,
-            ])
-        batch.execute()
+        client = redis_client()
+        if len(calls) == 1:
+            # The usual case (a script run or a request touches one brand): a plain EVALSHA
+            # costs ~20 µs less than a one-command pipeline (cache_bench measured it).
+            SCRIPTS.run("OPS_FLUSH", client, *calls[0])
+        else:
+            SCRIPTS.run_many(client, "OPS_FLUSH", calls)
     except UNAVAILABLE_ERRORS:
         return False
     return True

@@ -72,6 +72,7 @@ def test_quick_json_report(brand_factory, fake_other_benchmarks):
     counting = report["counting"]
     for op in ("get", "set"):  # issue 12: counting on, one flush per 20 calls
         assert counting[op]["raw_us"] > 0 and counting[op]["counted_us"] > 0 and counting[op]["ratio"] > 0
+        assert counting[op]["flush_us"] > 0
         assert len(counting[op]["rounds_ratio"]) == 2
     assert counting["flush_every"] == 20 and counting["record_us"] > 0 and counting["flush_us"] > 0
     assert [t["name"] for t in report["targets"][-2:]] == [
