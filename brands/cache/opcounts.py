@@ -35,6 +35,7 @@ import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
 from brands.cache.errors import CacheUnavailable
@@ -173,7 +174,9 @@ class _Tally(threading.local):
         self.counts: dict[tuple[str, str], int] = {}
         self.reads: dict[tuple[str, str], int] = {}
         self.writes: dict[tuple[str, str], int] = {}
-        self.anchors: dict[str, str] = {}  # base -> the brand's stats key (its slot)
+        # base -> the BrandCache that counted first: its stats key anchors the flush script in
+        # the brand's slot, and its client (already made by its call) sends the flush.
+        self.caches: dict[str, Any] = {}
         self.calls = 0
 
 
@@ -182,12 +185,11 @@ _tally = _Tally()
 os.register_at_fork(after_in_child=_tally.reset)
 
 
-def record(base: str, anchor: str, field_name: str, *, read: str | None = None,
-           wrote: str | None = None) -> None:
-    """Count one call (``field_name`` from FIELDS) of the brand whose BrandKeys.ops_base is
-    ``base`` (``anchor``: its stats key); ``read`` / ``wrote`` the key it read or changed (hot
-    keys). No I/O, except the auto flush."""
+def record(cache: Any, field_name: str, *, read: str | None = None, wrote: str | None = None) -> None:
+    """Count one call (``field_name`` from FIELDS) of ``cache`` (a BrandCache); ``read`` /
+    ``wrote`` the key it read or changed (hot keys). No I/O, except the auto flush."""
     tally = _tally
+    base = cache.ops_base
     slot = (base, field_name)
     counts = tally.counts
     counts[slot] = counts.get(slot, 0) + 1
@@ -197,8 +199,8 @@ def record(base: str, anchor: str, field_name: str, *, read: str | None = None,
     elif wrote is not None:
         slot = (base, wrote)
         tally.writes[slot] = tally.writes.get(slot, 0) + 1
-    if base not in tally.anchors:
-        tally.anchors[base] = anchor
+    if base not in tally.caches:
+        tally.caches[base] = cache
     tally.calls += 1
     if tally.calls >= AUTO_FLUSH_CALLS:
         flush()
@@ -221,9 +223,9 @@ def flush() -> bool:
     tally = _tally
     if not tally.calls:
         return True
-    counts, reads, writes, anchors = tally.counts, tally.reads, tally.writes, tally.anchors
+    counts, reads, writes, caches = tally.counts, tally.reads, tally.writes, tally.caches
     tally.reset()
-    per_base: dict[str, tuple[list, list, list]] = {base: ([], [], []) for base in anchors}
+    per_base: dict[str, tuple[list, list, list]] = {base: ([], [], []) for base in caches}
     for (base, name), count in counts.items():
         per_base[base][0].extend((name, count))
     for (base, name), count in reads.items():
@@ -231,12 +233,12 @@ def flush() -> bool:
     for (base, name), count in writes.items():
         per_base[base][2].extend((name, count))
     calls = [
-        ([anchors[base]], [base, len(fields) // 2, *fields, len(read_keys) // 2, *read_keys,
+        ([caches[base].keys.stats], [base, len(fields) // 2, *fields, len(read_keys) // 2, *read_keys,
                            len(written_keys) // 2, *written_keys, *_FLUSH_TAIL])
         for base, (fields, read_keys, written_keys) in per_base.items()
     ]
     try:
-        client = redis_client()
+        client = next(iter(caches.values())).client
         if len(calls) == 1:
             # The usual case (a script run or a request touches one brand): a plain EVALSHA
             # costs ~20 µs less than a one-command pipeline (cache_bench measured it).

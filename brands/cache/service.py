@@ -147,7 +147,7 @@ class BrandCache:
         # call's own result; brands.cache.opcounts flushes them (no round trip per call).
         self.source = source
         self._op_fields = opcounts.FIELDS[source]
-        self._ops_base = self.keys.ops_base
+        self.ops_base = self.keys.ops_base
         self.warnings: list[str] = []
         # Called with a key's name after each contract operation that changed it (set,
         # setIfAbsent that wrote, increment, del): script runs record the keys they wrote.
@@ -169,7 +169,7 @@ class BrandCache:
 
     def count_op(self, kind: str, *, read: str | None = None, wrote: str | None = None) -> None:
         """Count one call of this brand (opcounts.KINDS); ``read``/``wrote``: its key (hot keys)."""
-        opcounts.record(self._ops_base, self.keys.stats, self._op_fields[kind], read=read, wrote=wrote)
+        opcounts.record(self, self._op_fields[kind], read=read, wrote=wrote)
 
     def _key(self, key: Any) -> str:
         """``validation.validate_key``, counting a refused key (no Redis involved)."""
