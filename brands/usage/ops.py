@@ -211,10 +211,12 @@ def _window(key: str, label: str, rows: list[dict[str, int]], starts: list[datet
             *, label_every: int, time_format: str, ops_title: str) -> OpsWindow:
     return OpsWindow(
         key=key, label=label,
-        ops_chart=bar_chart(ops_title, "ops/min", per_minute, starts, label_every=label_every,
-                            time_format=time_format),
-        ratio_chart=bar_chart("Hit ratio (reads that found their key)", "%", [_ratio(row) for row in rows],
-                              starts, label_every=label_every, time_format=time_format, y_max=100),
+        # Each chart's title names its window: it is the SVG's accessible name.
+        ops_chart=bar_chart(f"{ops_title}, {label.lower()}", "ops/min", per_minute, starts,
+                            label_every=label_every, time_format=time_format),
+        ratio_chart=bar_chart(f"Hit ratio (reads that found their key), {label.lower()}", "%",
+                              [_ratio(row) for row in rows], starts, label_every=label_every,
+                              time_format=time_format, y_max=100),
         breakdown=breakdown(rows),
     )
 
