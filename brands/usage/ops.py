@@ -30,7 +30,7 @@ KIND_LABELS = {
     "read_miss": "Reads, miss",
     "write": "Writes",
     "exists": "setIfAbsent, key existed",
-    "delete": "Deletes",
+    "delete": "Deletions",
     "increment": "Increments",
 }
 REASON_LABELS = {
