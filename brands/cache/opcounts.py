@@ -2,12 +2,13 @@
 
 Every contract operation already knows its outcome (hit or miss, written, refused and why), so
 counting it costs no Redis call of its own: ``BrandCache`` adds one to a tally kept per thread
-(``record``), and the tally goes to Redis in one pipeline of one script per brand (``flush``):
-once per script execution (brands.scripting, where a run ends) and once per dashboard request
-(brands.middleware.OpCountsMiddleware). A thread that never reaches either (a management
-command, a benchmark loop) flushes by itself every AUTO_FLUSH_CALLS calls, so the tally stays
-small. A flush that finds Redis unreachable drops what it held: counters are monitoring, never
-worth failing or growing for.
+(``record``), and the tally goes to Redis in one script call per brand (``flush``; several
+brands in one pipeline): once per script execution (brands.scripting, where a run ends) and once
+per dashboard request (brands.middleware.OpCountsMiddleware). A thread that never reaches either
+(a management command, a benchmark loop) flushes by itself every AUTO_FLUSH_CALLS calls, so the
+tally stays small, and the main thread's rest goes out when the process exits. A flush that
+finds Redis unreachable drops what it held: counters are monitoring, never worth failing or
+growing for.
 
 Under the brand's hash tag (so on Redis Cluster one brand's counters sit in its slot):
 
@@ -31,6 +32,8 @@ Minutes and hours come from Redis' own TIME inside the script, never an app serv
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import threading
 from collections.abc import Iterable
@@ -183,6 +186,16 @@ class _Tally(threading.local):
 _tally = _Tally()
 # A forked child (a script worker from the zygote) must not flush what its parent counted.
 os.register_at_fork(after_in_child=_tally.reset)
+
+
+def _flush_at_exit() -> None:
+    """A management command (seed_demo, a shell) counts in its main thread and may end before
+    AUTO_FLUSH_CALLS: what it counted goes out when the interpreter exits. Never fails."""
+    with contextlib.suppress(Exception):
+        flush()
+
+
+atexit.register(_flush_at_exit)
 
 
 def record(cache: Any, field_name: str, *, read: str | None = None, wrote: str | None = None) -> None:

@@ -4,6 +4,11 @@ trimming, and that counting itself makes no round trip until the flush."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from brands.cache import (
@@ -23,6 +28,8 @@ from brands.cache import (
     redis_client,
 )
 from tests.support.redis_spy import count_redis_calls
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # The dashboard-side sequence below, and what each call must count (one field per call).
 EXPECTED_DASHBOARD = {
@@ -207,3 +214,19 @@ def test_flush_with_redis_down_drops_the_counts(cache, dead_redis):
     cache.count_op("refused_invalid_key")
     assert flush_op_counts() is False
     assert pending_op_calls() == 0
+
+
+def test_a_process_sends_what_it_counted_when_it_exits(cache):
+    """A management command (here a shell) that counts fewer than AUTO_FLUSH_CALLS calls."""
+    code = (
+        "from brands.cache import BrandCache, CacheLimits\n"
+        f"cache = BrandCache({cache.brand_id}, CacheLimits(10, 512, 60, 60))\n"
+        "cache.get('a'); cache.set('a', 1); cache.get('a')\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cacheadmin.settings_test"}
+    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert brands_ops_totals([cache.brand_id])[cache.brand_id] == {
+        "dashboard:read_miss": 1, "dashboard:write": 1, "dashboard:read_hit": 1,
+    }
