@@ -337,9 +337,24 @@ def brands_ops_totals(brand_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     }
 
 
+def _forget(base: str) -> None:
+    """Drop this thread's unflushed counts of one brand."""
+    tally = _tally
+    tally.calls -= sum(count for (owner, _), count in tally.counts.items() if owner == base)
+    for table in (tally.counts, tally.reads, tally.writes):
+        for slot in [slot for slot in table if slot[0] == base]:
+            del table[slot]
+    tally.caches.pop(base, None)
+    if not tally.caches:
+        tally.reset()
+
+
 def delete_ops(keys: BrandKeys) -> int:
-    """Delete every counter of the brand (brand deletion): one script. Redis errors propagate
-    (the service's admin operations turn them into CacheUnavailable)."""
+    """Delete every counter of the brand (brand deletion): one script. What this thread counted
+    for it and has not sent is dropped first, so the request that deletes a brand cannot bring
+    its counters back. Redis errors propagate (the service's admin operations turn them into
+    CacheUnavailable)."""
+    _forget(keys.ops_base)
     return int(SCRIPTS.run("OPS_DELETE", redis_client(), [keys.stats], [
         keys.ops_base, MINUTE_KEEP_S // 60 + 1, HOUR_KEEP_S // 3600 + 1, HOT_BUCKET_S,
         HOT_KEEP_S // HOT_BUCKET_S + 1,

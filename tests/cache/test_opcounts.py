@@ -197,15 +197,21 @@ def test_auto_flush_bounds_the_tally(cache):
     assert brands_ops_totals([cache.brand_id])[cache.brand_id] == {"dashboard:read_miss": AUTO_FLUSH_CALLS}
 
 
-def test_delete_all_removes_the_counters(cache):
+def test_delete_all_removes_the_counters(cache, brand_factory):
     cache.set("k", 1)
     cache.get("k")
     flush_op_counts()
     client = redis_client()
     assert client.exists(cache.keys.ops_totals)
+    other = BrandCache.for_brand(brand_factory())
+    other.get("k")
+    cache.get("k")  # counted, not sent yet: deleting the brand drops it
     cache.delete_all()
+    assert pending_op_calls() == 1  # the other brand's call stays
+    flush_op_counts()
     pattern = cache.keys.ops_base.replace("{", "[{]").replace("}", "[}]") + "*"
     assert list(client.scan_iter(match=pattern)) == []
+    assert brands_ops_totals([other.brand_id])[other.brand_id] == {"dashboard:read_miss": 1}
 
 
 def test_flush_with_redis_down_drops_the_counts(cache, dead_redis):
