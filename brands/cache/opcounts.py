@@ -34,16 +34,21 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
 from brands.cache.errors import CacheUnavailable
 from brands.cache.layout import BrandKeys
 from brands.cache.scripts import SCRIPTS
+
+logger = logging.getLogger(__name__)
 
 SOURCES = ("script", "dashboard")
 # One field per outcome; every counted call adds one to exactly one of them.
@@ -259,6 +264,11 @@ def flush() -> bool:
         else:
             SCRIPTS.run_many(client, "OPS_FLUSH", calls)
     except UNAVAILABLE_ERRORS:
+        return False
+    except RedisError:
+        # A script error would be a bug here, but counting must never fail the cache call (or
+        # the request, or the script run) that happened to trigger the flush.
+        logger.exception("operation counts could not be sent")
         return False
     return True
 

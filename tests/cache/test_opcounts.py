@@ -236,3 +236,13 @@ def test_a_process_sends_what_it_counted_when_it_exits(cache):
     assert brands_ops_totals([cache.brand_id])[cache.brand_id] == {
         "dashboard:read_miss": 1, "dashboard:write": 1, "dashboard:read_hit": 1,
     }
+
+
+def test_a_failing_flush_never_fails_the_call_that_triggered_it(cache, caplog):
+    # A real Redis error inside the flush script: the totals key holds a string (WRONGTYPE).
+    redis_client().set(cache.keys.ops_totals, "not a hash")
+    assert cache.set("k", 1)
+    for _ in range(AUTO_FLUSH_CALLS):
+        assert cache.get("k") == 1  # the call that triggers the auto flush still answers
+    assert pending_op_calls() == 1  # flushed (and dropped) at the 1,000th call
+    assert "operation counts could not be sent" in caplog.text
