@@ -64,6 +64,7 @@ from brands.cache.opcounts import (
 from brands.cache.opcounts import discard as discard_op_counts
 from brands.cache.opcounts import flush as flush_op_counts
 from brands.cache.opcounts import pending_calls as pending_op_calls
+from brands.cache.opcounts import take as take_op_counts
 from brands.cache.script_slots import (
     DURATION_HISTORY,
     OUTCOMES,
@@ -178,6 +179,7 @@ __all__ = [
     "ops_history",
     "parse_json_text",
     "pending_op_calls",
+    "take_op_counts",
     "ping",
     "ranged_int",
     "read_lines",

@@ -234,6 +234,39 @@ def discard() -> None:
     _tally.reset()
 
 
+def _calls(tally_counts, reads, writes, caches) -> list[tuple[list, list]]:
+    per_base: dict[str, tuple[list, list, list]] = {base: ([], [], []) for base in caches}
+    for (base, name), count in tally_counts.items():
+        per_base[base][0].extend((name, count))
+    for (base, name), count in reads.items():
+        per_base[base][1].extend((name, count))
+    for (base, name), count in writes.items():
+        per_base[base][2].extend((name, count))
+    return [
+        ([caches[base].keys.stats], [base, len(fields) // 2, *fields, len(read_keys) // 2, *read_keys,
+                                     len(written_keys) // 2, *written_keys, *_FLUSH_TAIL])
+        for base, (fields, read_keys, written_keys) in per_base.items()
+    ]
+
+
+def take() -> list[tuple[list, list]]:
+    """This thread's counts as OPS_FLUSH calls (KEYS, ARGV), plain data that crosses a process
+    boundary, and an empty tally: a script worker hands them to the process that gives the run's
+    scheduling slot back, which sends them in that same round trip (``send_with``)."""
+    tally = _tally
+    if not tally.calls:
+        return []
+    calls = _calls(tally.counts, tally.reads, tally.writes, tally.caches)
+    tally.reset()
+    return calls
+
+
+def send_with(batch: Any, calls: list) -> None:
+    """Add OPS_FLUSH calls from ``take`` to a ScriptBatch (brands.cache.scripts)."""
+    for keys, args in calls:
+        batch.script("OPS_FLUSH", list(keys), list(args))
+
+
 def flush() -> bool:
     """Send this thread's counts to Redis: one script per brand, several brands in one pipeline
     (one round trip on a single server, one per node on Redis Cluster). Nothing to send,
@@ -243,18 +276,7 @@ def flush() -> bool:
         return True
     counts, reads, writes, caches = tally.counts, tally.reads, tally.writes, tally.caches
     tally.reset()
-    per_base: dict[str, tuple[list, list, list]] = {base: ([], [], []) for base in caches}
-    for (base, name), count in counts.items():
-        per_base[base][0].extend((name, count))
-    for (base, name), count in reads.items():
-        per_base[base][1].extend((name, count))
-    for (base, name), count in writes.items():
-        per_base[base][2].extend((name, count))
-    calls = [
-        ([caches[base].keys.stats], [base, len(fields) // 2, *fields, len(read_keys) // 2, *read_keys,
-                           len(written_keys) // 2, *written_keys, *_FLUSH_TAIL])
-        for base, (fields, read_keys, written_keys) in per_base.items()
-    ]
+    calls = _calls(counts, reads, writes, caches)
     try:
         client = next(iter(caches.values())).client
         if len(calls) == 1:

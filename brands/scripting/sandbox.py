@@ -32,13 +32,13 @@ from brands.cache import (
     CacheTTLError,
     CacheValueError,
     NotANumberError,
-    flush_op_counts,
     shorten,
+    take_op_counts,
     validate_key,
 )
 from brands.scripting import limits
 from brands.scripting.engine import EngineHooks
-from brands.scripting.outcome import Capture, Emit, error_info, js_length, utf8_len
+from brands.scripting.outcome import OP_COUNTS_KEY, Capture, Emit, error_info, js_length, utf8_len
 
 logger = logging.getLogger(__name__)
 
@@ -434,11 +434,13 @@ def execute(job: dict, emit: Emit) -> dict:
         error, result = _run(context, hooks, job, capture, cache, report, memory_mb)
     finally:
         hooks.close()
-        # The run's operation counts, in one round trip (brands.cache.opcounts). A run killed
-        # by its time limit never gets here: its counts are lost with its worker.
-        flush_op_counts()
     duration_ms = (time.perf_counter() - started) * 1000
-    return capture.to_result(ok=error is None, result=result, error=error, duration_ms=duration_ms)
+    outcome = capture.to_result(ok=error is None, result=result, error=error, duration_ms=duration_ms)
+    # The run's operation counts (brands.cache.opcounts) go back with its result: the scheduler
+    # sends them in the round trip that gives the run's slot back, so they cost no round trip of
+    # their own. A run killed by its time limit never gets here: its counts are lost with it.
+    outcome[OP_COUNTS_KEY] = take_op_counts()
+    return outcome
 
 
 def _run(context: quickjs.Context, hooks: EngineHooks, job: dict, capture: Capture, cache: BrandCache,

@@ -9,6 +9,7 @@ from django.conf import settings
 
 from brands.cache import brands_ops_totals, ops_history, redis_client
 from brands.scripting import run_script
+from tests.support.redis_spy import count_redis_calls
 
 SCRIPT = """
 cache.set('a', 1); cache.get('a'); cache.get('b'); cache.has('a');
@@ -55,8 +56,24 @@ def _calls(command: str) -> int:
     return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
 
 
+def test_the_counts_ride_in_the_slot_release_round_trip(brand, script_pool, monkeypatch):
+    """The scheduler (this process) makes the same round trips for a run with cache calls as for
+    one without: the worker hands its counts back with the result, and they go out in the
+    pipeline that gives the slot back."""
+    run_script(brand, "cache.get('warm')", pool=script_pool)
+
+    def parent_sends(code: str) -> int:
+        with count_redis_calls(monkeypatch) as calls:
+            result = run_script(brand, code, pool=script_pool)
+        assert result["ok"] and "_op_counts" not in result
+        return calls.sends
+
+    assert parent_sends("1") == parent_sends("for (let i = 0; i < 15; i++) cache.get('k' + i)") == 2
+    assert brands_ops_totals([brand.pk])[brand.pk]["script:read_miss"] == 1 + 15
+
+
 @pytest.mark.skipif(settings.REDIS_CLUSTER, reason="commandstats of one server")
-def test_one_flush_round_trip_per_execution(brand, script_pool):
+def test_one_flush_per_execution(brand, script_pool):
     """INFO commandstats on the test's own Redis: a run with 15 GETs costs the same number of
     EVALSHAs (slot acquire, release, and one flush) as a run with one, plus its GETs."""
     run_script(brand, "cache.get('warm')", pool=script_pool)  # scripts loaded, workers warm
