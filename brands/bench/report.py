@@ -63,6 +63,10 @@ def format_report(r: dict) -> str:
             f = counting[op]
             lines.append(f"  {op:<4} raw {f['raw_us']:.1f}  counted {f['counted_us']:.1f} (flush "
                          f"{f['flush_us']:.1f} / {counting['flush_every']})  ratio {f['ratio']:.2f}x")
+        get_ratio, set_ratio = counting["get"]["script_path_ratio"], counting["set"]["script_path_ratio"]
+        lines.append(f"  script path (counts riding in the slot release: "
+                     f"+{counting['script_run_extra_us']:.1f} µs on a {counting['release_us']:.1f} µs "
+                     f"release): get {get_ratio:.2f}x, set {set_ratio:.2f}x")
         lines.append(f"  recording one call {counting['record_us']:.2f} µs (Python only); one execution's "
                      f"20 records + flush {counting['flush_us']:.1f} µs, of which hot keys "
                      f"{counting['hot_keys_us']:.1f} µs")

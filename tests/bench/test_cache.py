@@ -73,8 +73,10 @@ def test_quick_json_report(brand_factory, fake_other_benchmarks):
     for op in ("get", "set"):  # issue 12: counting on, one flush per 20 calls
         assert counting[op]["raw_us"] > 0 and counting[op]["counted_us"] > 0 and counting[op]["ratio"] > 0
         assert counting[op]["flush_us"] > 0
+        assert counting[op]["script_path_ratio"] > 0
         assert len(counting[op]["rounds_ratio"]) == 2
     assert counting["flush_every"] == 20 and counting["record_us"] > 0 and counting["flush_us"] > 0
+    assert counting["release_us"] > 0 and counting["release_with_counts_us"] > 0
     assert [t["name"] for t in report["targets"][-2:]] == [
         "service get with counting (1 flush / 20 calls) vs raw",
         "service set with counting (1 flush / 20 calls) vs raw",
