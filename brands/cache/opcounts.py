@@ -2,13 +2,14 @@
 
 Every contract operation already knows its outcome (hit or miss, written, refused and why), so
 counting it costs no Redis call of its own: ``BrandCache`` adds one to a tally kept per thread
-(``record``), and the tally goes to Redis in one script call per brand (``flush``; several
-brands in one pipeline): once per script execution (brands.scripting, where a run ends) and once
-per dashboard request (brands.middleware.OpCountsMiddleware). A thread that never reaches either
-(a management command, a benchmark loop) flushes by itself every AUTO_FLUSH_CALLS calls, so the
-tally stays small, and the main thread's rest goes out when the process exits. A flush that
-finds Redis unreachable drops what it held: counters are monitoring, never worth failing or
-growing for.
+(``record``), and the tally goes to Redis in one script call per brand (``flush``; several brands
+in one pipeline): once per dashboard request (brands.middleware.OpCountsMiddleware), and for a
+script execution in the pipeline that gives the run's scheduling slot back (the worker hands its
+tally over with the result, ``take``; brands.cache.script_slots sends it). A thread that never
+reaches either (a management command, a benchmark loop) flushes by itself every AUTO_FLUSH_CALLS
+calls, so the tally stays small, and the main thread's rest goes out when the process exits. A
+flush that finds Redis unreachable drops what it held: counters are monitoring, never worth
+failing or growing for.
 
 Under the brand's hash tag (so on Redis Cluster one brand's counters sit in its slot):
 
