@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from brands.cache import brands_ops_totals, ops_history, redis_client
+from brands.cache import BrandKeys, brands_ops_totals, ops_history, redis_client
 from brands.scripting import run_script
 from tests.support.redis_spy import count_redis_calls
 
@@ -91,3 +91,14 @@ def test_one_flush_per_execution(brand, script_pool):
     assert one_evalsha == none_evalsha + 1  # the flush; a run without cache calls sends none
     assert many_evalsha == one_evalsha
     assert brands_ops_totals([brand.pk])[brand.pk]["script:read_miss"] == 1 + 1 + 15
+
+
+def test_counts_that_fail_to_record_never_fail_the_run(brand, script_pool, caplog):
+    # A real Redis error in the counter script (the totals key holds a string: WRONGTYPE), sent
+    # in the slot release's pipeline: the run still answers, its slot is still given back.
+    keys = BrandKeys.for_brand(brand.pk)
+    redis_client().set(keys.ops_totals, "not a hash")
+    assert run_script(brand, "cache.get('k'); 7", pool=script_pool)["result"] == 7
+    assert "script slot released with operation counts that failed" in caplog.text
+    assert run_script(brand, "8", pool=script_pool)["result"] == 8  # not busy: the slot is free
+    assert redis_client().zcard(keys.script_slots) == 0
