@@ -1,6 +1,7 @@
 """Request-level rules: an unreachable Redis becomes a clear 503 page instead of a 500 with a
 traceback; request bodies above their URL's limit are refused (413) before anything reads them;
-logged-in pages are never stored by browsers or proxies."""
+logged-in pages are never stored by browsers or proxies; the cache operations a request made are
+counted in one round trip at its end."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.urls import Resolver404, resolve
 from django.utils.cache import add_never_cache_headers
 from django_htmx.http import trigger_client_event
 
-from brands.cache import CacheUnavailable
+from brands.cache import CacheUnavailable, discard_op_counts, flush_op_counts
 
 logger = logging.getLogger(__name__)
 
@@ -103,3 +104,23 @@ class NoStoreForAuthenticatedMiddleware:
         if user is not None and user.is_authenticated:
             add_never_cache_headers(response)
         return response
+
+
+class OpCountsMiddleware:
+    """The dashboard's cache operations of one request (brands.cache.opcounts), sent to Redis in
+    one round trip once the response is made, whatever the view did (also on an error). A
+    request that made no cache call sends nothing."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        # A request sends its own counts only. A server's request threads never hold others
+        # (every request ends with a flush, which empties the tally even when it fails); a test
+        # thread that used the cache directly before a request does, and they must not make the
+        # request look like it cost a Redis call it did not make.
+        discard_op_counts()
+        try:
+            return self.get_response(request)
+        finally:
+            flush_op_counts()

@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files from the app server itself (hashed names, compressed, cached forever).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Counts the request's cache operations in one round trip at its end (brands.cache.opcounts).
+    "brands.middleware.OpCountsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -23,6 +23,7 @@ from brands.cache import (
     BrandKeys,
     CacheLimits,
     CacheUnavailable,
+    discard_op_counts,
     redis_client,
 )
 from brands.models import Brand, Membership
@@ -98,6 +99,9 @@ def _clean_brand_keys():
     """Brand ids can be reused after a test's transaction rolls back (SQLite), so every brand a
     test touched ends the test with no keys."""
     yield
+    # Operation counts a test made outside a request or script run, never flushed, must not
+    # land in a later test's brand that reuses the id.
+    discard_op_counts()
     touched = sorted(_touched_brand_ids)
     _touched_brand_ids.clear()
     # A test that made Redis unreachable on purpose leaves the cleanup to the next test.

@@ -55,6 +55,22 @@ def format_report(r: dict) -> str:
         line = f"  {op:<14} sent: {sent or '?'} [{t['server_counter_round_trips']:g}]"
         lines.append(line + (f"; run inside the script: {inside}" if inside else ""))
 
+    counting = r.get("counting")
+    if counting:
+        lines += ["", f"Operation counting: a flush after every {counting['flush_every']} service calls "
+                      f"(a full script execution), {counting['calls_per_round']:,} calls a round "
+                      "(µs per call)"]
+        for op in ("get", "set"):
+            f = counting[op]
+            lines.append(f"  {op:<4} raw {f['raw_us']:.1f}  counted {f['counted_us']:.1f} (flush "
+                         f"{f['flush_us']:.1f} / {counting['flush_every']})  ratio {f['ratio']:.2f}x")
+        get_ratio, set_ratio = counting["get"]["script_path_ratio"], counting["set"]["script_path_ratio"]
+        lines.append(f"  script path (counts riding in the slot release: "
+                     f"+{counting['script_run_extra_us']:.1f} µs on a {counting['release_us']:.1f} µs "
+                     f"release): get {get_ratio:.2f}x, set {set_ratio:.2f}x")
+        lines.append(f"  recording one call {counting['record_us']:.2f} µs (Python only); one execution's "
+                     f"20 records + flush {counting['flush_us']:.1f} µs, of which hot keys "
+                     f"{counting['hot_keys_us']:.1f} µs")
     lines += ["", f"Browsing the {sizes['brand_keys']:,}-key brand among "
                   f"{sizes['foreign_keys']:,} other keys (median ms)"]
     widths = [22, 10, 15, 10, 8]

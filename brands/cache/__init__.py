@@ -12,6 +12,8 @@ Everything callers need is exported here; nobody outside this package imports it
     script_slots.py   script executions in flight per brand, the time-limit budget, script stats
     layout.py         where a brand's data lives in Redis (one hash tag per brand)
     usage.py          reads across many brands in one pipeline (monitor, metrics, snapshots)
+    opcounts.py       operations per brand, counted in Python and flushed once per execution or
+                      request; per-minute / per-hour history and hot keys
     server.py         what the Redis server (every primary of a cluster) says about itself
     connection.py     the client from django-redis and the errors that mean "unavailable"
     cluster.py        the django-redis connection factory for Redis Cluster (REDIS_CLUSTER=1)
@@ -55,6 +57,25 @@ from brands.cache.errors import (
     NotANumberError,
 )
 from brands.cache.layout import BrandKeys
+from brands.cache.opcounts import (
+    AUTO_FLUSH_CALLS,
+    HOT_BUCKET_S,
+    HOT_KEEP_S,
+    HOT_KEPT,
+    HOUR_KEEP_S,
+    MINUTE_KEEP_S,
+    OPERATION_KINDS,
+    REFUSAL_REASONS,
+    SOURCES,
+    HotKey,
+    OpsHistory,
+    brands_ops_totals,
+    ops_history,
+)
+from brands.cache.opcounts import discard as discard_op_counts
+from brands.cache.opcounts import flush as flush_op_counts
+from brands.cache.opcounts import pending_calls as pending_op_calls
+from brands.cache.opcounts import take as take_op_counts
 from brands.cache.script_slots import (
     DURATION_HISTORY,
     OUTCOMES,
@@ -108,8 +129,17 @@ __all__ = [
     "Bucket",
     "NamespaceFigures",
     "PrefixFigures",
+    "AUTO_FLUSH_CALLS",
+    "HOT_BUCKET_S",
+    "HOT_KEEP_S",
+    "HOT_KEPT",
+    "HOUR_KEEP_S",
+    "MINUTE_KEEP_S",
     "DURATION_HISTORY",
     "OUTCOMES",
+    "OPERATION_KINDS",
+    "REFUSAL_REASONS",
+    "SOURCES",
     "IMPORT_POLICIES",
     "KEY_MAX_LENGTH",
     "KEY_RULE",
@@ -134,6 +164,7 @@ __all__ = [
     "CacheValueError",
     "ClusterConnectionFactory",
     "ImportInterrupted",
+    "HotKey",
     "ImportReport",
     "KeyInfo",
     "KeyPage",
@@ -142,6 +173,7 @@ __all__ = [
     "NodeInfo",
     "NotANumberError",
     "NumberOutOfRange",
+    "OpsHistory",
     "Refusal",
     "ScriptStats",
     "ServerInfo",
@@ -149,12 +181,15 @@ __all__ = [
     "TreeLevel",
     "WriteResult",
     "brands_live_counts",
+    "brands_ops_totals",
     "brands_script_stats",
     "check_json_depth",
     "cluster_state",
     "delete_names",
+    "discard_op_counts",
     "describe",
     "fill_brand_layout",
+    "flush_op_counts",
     "finite_float",
     "glob_escape",
     "human_bytes",
@@ -167,7 +202,10 @@ __all__ = [
     "name_index_keys",
     "names_under",
     "node_client",
+    "ops_history",
     "parse_json_text",
+    "pending_op_calls",
+    "take_op_counts",
     "ping",
     "ranged_int",
     "read_lines",

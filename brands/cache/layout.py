@@ -27,6 +27,10 @@ and a Lua script may touch a value and the brand's indexes together:
     <prefix>:{<id>}:nk / nb   sorted sets: top-level namespace -> live keys / bytes
     <prefix>:{<id>}:bg        hash: name -> bytes of values of 2047 bytes and more
                               (brands/cache/accounting.py: other sizes ride in the ix score)
+    <prefix>:{<id>}:om:<m>    hash: operations counted in minute <m>, by source and kind;
+    <prefix>:{<id>}:oh:<h>    the same per hour; <prefix>:{<id>}:ot since the brand began;
+    <prefix>:{<id>}:hr:<b>    sorted sets: reads / writes per key in 5-minute bucket <b>
+    <prefix>:{<id>}:hw:<b>    (hot keys); all of them described in brands/cache/opcounts.py
 
 The bins are outside both indexes, so kept values never count against the key limit and never
 show up in a listing; they sit in the brand's slot, so restoring one is one atomic script.
@@ -104,6 +108,28 @@ class BrandKeys:
     @property
     def analysis_keys(self) -> list[str]:
         return [f"{self._base}{suffix}" for suffix in ("an", "tk", "tr", "nk", "nb", "bg")]
+
+    # Operation counters (brands.cache.opcounts): their names start with the brand's base, so
+    # they carry its hash tag; the minute, hour and bucket parts come from Redis' clock.
+    @property
+    def ops_base(self) -> str:
+        return self._base
+
+    @property
+    def ops_totals(self) -> str:
+        return f"{self._base}ot"
+
+    def ops_minute(self, minute_s: int) -> str:
+        return f"{self._base}om:{int(minute_s)}"
+
+    def ops_hour(self, hour_s: int) -> str:
+        return f"{self._base}oh:{int(hour_s)}"
+
+    def hot_reads(self, bucket_s: int) -> str:
+        return f"{self._base}hr:{int(bucket_s)}"
+
+    def hot_writes(self, bucket_s: int) -> str:
+        return f"{self._base}hw:{int(bucket_s)}"
 
     def script_keys(self, key: str | None = None) -> list[str]:
         """KEYS for the Lua scripts: the value key, then the three index keys. Scripts about the

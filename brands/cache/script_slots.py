@@ -19,14 +19,20 @@ records the outcome, the duration and any overrun charge: statistics cost no ext
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from redis.exceptions import RedisError
+
+from brands.cache import opcounts
 from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
 from brands.cache.errors import CacheUnavailable
 from brands.cache.layout import BrandKeys
 from brands.cache.scripts import SCRIPTS
+
+logger = logging.getLogger(__name__)
 
 # What an execution can end as (docs/contract.md#fair-scheduling): the script ran to its end,
 # failed with an error, hit its time or memory limit, was refused because the brand's time-limit
@@ -179,22 +185,36 @@ def script_slot_acquire(brand_id: int, token: str, *, cap: int, lease_ms: int, b
 
 
 def script_slot_release(brand_id: int, token: str | None, *, outcome: str, duration_ms: float | None,
-                        charge_ms: int = 0, window_ms: int = 60_000) -> BudgetState:
+                        charge_ms: int = 0, window_ms: int = 60_000, op_counts: list | None = None
+                        ) -> BudgetState:
     """Give the slot back (``token`` None when none was held, e.g. a run that went ahead while
     Redis was unreachable) and record the execution: its outcome, its duration (None when it did
     not run, e.g. no worker was free), and ``charge_ms``
     against the brand's time-limit budget (a window of ``window_ms`` starts with the first
-    charge). Raises CacheUnavailable when Redis cannot be reached."""
+    charge). ``op_counts``: the run's operation counts (brands.cache.opcounts.take), sent in the
+    same round trip. Raises CacheUnavailable when Redis cannot be reached."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown script outcome {outcome!r}")
     keys = BrandKeys.for_brand(brand_id)
+    args = [token or "", outcome, "" if duration_ms is None else f"{max(0.0, float(duration_ms)):.3f}",
+            max(0, int(charge_ms)), max(1, int(window_ms)), DURATION_HISTORY]
     try:
-        used, left = SCRIPTS.run(
-            "SCRIPT_SLOT_RELEASE", redis_client(), keys.run_keys,
-            [token or "", outcome, "" if duration_ms is None else f"{max(0.0, float(duration_ms)):.3f}",
-             max(0, int(charge_ms)),
-             max(1, int(window_ms)), DURATION_HISTORY],
-        )
+        if not op_counts:
+            used, left = SCRIPTS.run("SCRIPT_SLOT_RELEASE", redis_client(), keys.run_keys, args)
+        else:
+            # One pipeline: on Redis Cluster the brand's counters and slots share its node.
+            batch = SCRIPTS.batch(redis_client())
+            batch.script("SCRIPT_SLOT_RELEASE", keys.run_keys, args)
+            opcounts.send_with(batch, op_counts)
+            try:
+                used, left = batch.execute()[0]
+            except UNAVAILABLE_ERRORS:
+                raise
+            except RedisError:
+                # A counter script failing (a bug) must not fail the run: every call of the
+                # pipeline was sent and run; only the budget figures are unknown.
+                logger.exception("script slot released with operation counts that failed")
+                return BudgetState(used_ms=0, window_left_ms=0)
     except UNAVAILABLE_ERRORS as exc:
         raise CacheUnavailable() from exc
     return BudgetState(used_ms=int(used), window_left_ms=int(left))

@@ -21,7 +21,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from brands.cache import analysis as analysis_reader
-from brands.cache import bulk, validation
+from brands.cache import bulk, opcounts, validation
 from brands.cache.connection import UNAVAILABLE_ERRORS, redis_client
 from brands.cache.errors import CacheUnavailable, NotANumberError
 from brands.cache.layout import BrandKeys
@@ -138,11 +138,17 @@ class BrandCache:
     """The cache of one brand. ``BrandCache.for_brand(brand)`` in the dashboard and commands;
     ``BrandCache(brand_id, limits)`` where there is no database (script workers, benchmarks)."""
 
-    def __init__(self, brand_id: int, limits: CacheLimits, *, raise_unavailable: bool = False) -> None:
+    def __init__(self, brand_id: int, limits: CacheLimits, *, raise_unavailable: bool = False,
+                 source: str = "dashboard") -> None:
         self.brand_id = int(brand_id)
         self.limits = limits
         self.raise_unavailable = raise_unavailable
         self.keys = BrandKeys.for_brand(self.brand_id)
+        # Operations are counted per source ("script" or "dashboard"), in Python, from each
+        # call's own result; brands.cache.opcounts flushes them (no round trip per call).
+        self.source = source
+        self._op_fields = opcounts.FIELDS[source]
+        self.ops_base = self.keys.ops_base
         self.warnings: list[str] = []
         # Called with a key's name after each contract operation that changed it (set,
         # setIfAbsent that wrote, increment, del): script runs record the keys they wrote.
@@ -161,6 +167,18 @@ class BrandCache:
         return self._client
 
     # ------------------------------------------------------------------ helpers
+
+    def count_op(self, kind: str, *, read: str | None = None, wrote: str | None = None) -> None:
+        """Count one call of this brand (opcounts.KINDS); ``read``/``wrote``: its key (hot keys)."""
+        opcounts.record(self, self._op_fields[kind], read=read, wrote=wrote)
+
+    def _key(self, key: Any) -> str:
+        """``validation.validate_key``, counting a refused key (no Redis involved)."""
+        try:
+            return validation.validate_key(key)
+        except validation.CacheKeyError:
+            self.count_op("refused_invalid_key")
+            raise
 
     def _run(self, name: str, key: str, args: list) -> Any:
         return SCRIPTS.run(name, self.client, [self.keys.value(key), *self.keys.index_keys], args)
@@ -185,11 +203,13 @@ class BrandCache:
             f"value for key {validation.describe(key)} is {size} bytes, above the limit of "
             f"{self.limits.max_value_bytes} bytes; not written"
         )
+        self.count_op("refused_value_size")
         # If Redis is down the refusal still stands; only the monitoring counter is lost.
         with contextlib.suppress(*UNAVAILABLE_ERRORS):
             self._run("COUNT_REFUSAL", key, ["value_size"])
 
     def _refuse_limit(self, key: str) -> None:
+        self.count_op("refused_key_limit")
         self.warnings.append(
             f"key limit of {self.limits.max_keys} keys reached; key {validation.describe(key)} "
             "was not created"
@@ -200,11 +220,12 @@ class BrandCache:
     # TypeError whether or not Redis is up.
 
     def get_json(self, key: str) -> str | None:
-        return self._get_json(validation.validate_key(key))
+        return self._get_json(self._key(key))
 
     @soft_failure(None)
     def _get_json(self, key: str) -> str | None:
         raw = self.client.get(self.keys.value(key))
+        self.count_op("read_miss" if raw is None else "read_hit", read=key)
         return None if raw is None else raw.decode("utf-8")
 
     def get(self, key: str) -> Any:
@@ -212,18 +233,21 @@ class BrandCache:
         return None if text is None else json.loads(text)
 
     def has(self, key: str) -> bool:
-        return self._has(validation.validate_key(key))
+        return self._has(self._key(key))
 
     @soft_failure(False)
     def _has(self, key: str) -> bool:
-        return self.client.exists(self.keys.value(key)) == 1
+        found = self.client.exists(self.keys.value(key)) == 1
+        self.count_op("read_hit" if found else "read_miss", read=key)
+        return found
 
     def delete(self, key: str) -> bool:
-        return self._delete(validation.validate_key(key))
+        return self._delete(self._key(key))
 
     @soft_failure(False)
     def _delete(self, key: str) -> bool:
         self._run("DELETE", key, [key])
+        self.count_op("delete", wrote=key)
         if self.on_write is not None:
             self.on_write(key)
         return True
@@ -244,6 +268,10 @@ class BrandCache:
         )
         if outcome == -1:
             self._refuse_limit(key)
+        elif outcome == 1:
+            self.count_op("write", wrote=key)
+        else:
+            self.count_op("exists")
         if outcome == 1 and self.on_write is not None:
             self.on_write(key)
         return outcome == 1
@@ -252,7 +280,7 @@ class BrandCache:
         """A write of JSON text serialised by the caller. A text over the size limit is refused
         for its size before it is parsed: a value made of repeated references parses into many
         times its text's size, and it would be refused anyway."""
-        key = validation.validate_key(key)
+        key = self._key(key)
         if isinstance(text, str) and validation.utf8_size(text) > self.limits.max_value_bytes:
             # _write checks the TTL (a bad one still throws first), then refuses the size.
             return self._write(key, text, ttl, only_if_absent=only_if_absent)
@@ -262,18 +290,18 @@ class BrandCache:
         return self._write_json(key, text, ttl, only_if_absent=False)
 
     def set(self, key: str, value: Any, ttl: Any = None) -> bool:
-        key = validation.validate_key(key)
+        key = self._key(key)
         return self._write(key, validation.to_json(value), ttl, only_if_absent=False)
 
     def set_if_absent_json(self, key: str, text: str, ttl: Any = None) -> bool:
         return self._write_json(key, text, ttl, only_if_absent=True)
 
     def set_if_absent(self, key: str, value: Any, ttl: Any = None) -> bool:
-        key = validation.validate_key(key)
+        key = self._key(key)
         return self._write(key, validation.to_json(value), ttl, only_if_absent=True)
 
     def increment_json(self, key: str, amount: Any = 1, ttl: Any = None) -> str | None:
-        key = validation.validate_key(key)
+        key = self._key(key)
         delta = validation.increment_amount(amount)
         ttl_ms = "" if ttl is None else self._ttl_ms(key, ttl)
         return self._increment(key, delta, ttl_ms)
@@ -303,11 +331,13 @@ class BrandCache:
             self._refuse_limit(key)
             return None
         if outcome[0] == -2:
+            self.count_op("refused_value_size")
             self.warnings.append(
                 f"value for key {validation.describe(key)} is {outcome[1]} bytes, above the limit of "
                 f"{self.limits.max_value_bytes} bytes; not written"
             )
             return None
+        self.count_op("increment", wrote=key)
         if self.on_write is not None:
             self.on_write(key)
         return outcome[1].decode("ascii")
@@ -342,6 +372,8 @@ class BrandCache:
         for index, outcome in zip(pending, replies, strict=True):
             if outcome == -1:
                 self._refuse_limit(writes[index][0])
+            elif outcome == 1:
+                self.count_op("write", wrote=writes[index][0])
             results[index] = outcome == 1
             if outcome == 1 and self.on_write is not None:
                 self.on_write(writes[index][0])
@@ -410,8 +442,10 @@ class BrandCache:
         key = validation.validate_key(key)
         reply = SCRIPTS.run("READ_KEY", self.client, [self.keys.value(key), self.keys.expiry_index], [key])
         if reply is None:
+            self.count_op("read_miss", read=key)
             return None
         value, expiry, pttl = reply
+        self.count_op("read_hit", read=key)
         return KeyInfo(key=key, value_json=value.decode("utf-8"), ttl_seconds=max(int(pttl), 0) / 1000,
                        expires_at_ms=int(float(expiry)))
 
@@ -473,6 +507,7 @@ class BrandCache:
         bins = [self.keys.bin(token.decode()) for token in self.client.zrange(self.keys.bin_index, 0, -1)]
         self.client.delete(*self.keys.index_keys, *self.keys.run_keys, self.keys.bin_index, *bins,
                            *self.keys.analysis_keys)
+        opcounts.delete_ops(self.keys)
         return deleted
 
     # -- exact analysis (brands/cache/accounting.py, brands/cache/analysis.py)
@@ -533,6 +568,7 @@ class BrandCache:
         outcome = self._run("SET", key, [key, text, ttl_ms, self.limits.max_keys, "0", PRUNE_BATCH,
                                          str(version)])
         if isinstance(outcome, list):
+            self.count_op("write", wrote=key)
             return WriteResult(expires_at_ms=int(outcome[1]), value_json=text)
         return WriteResult(self._refusal(outcome))
 
@@ -540,7 +576,10 @@ class BrandCache:
     def delete_versioned(self, key: str, *, version: str) -> WriteResult:
         key = validation.validate_key(key)
         outcome = self._run("DELETE", key, [key, str(version)])
-        return WriteResult() if outcome == 1 else WriteResult(self._refusal(outcome))
+        if outcome == 1:
+            self.count_op("delete", wrote=key)
+            return WriteResult()
+        return WriteResult(self._refusal(outcome))
 
     @raises_unavailable
     def increment_versioned(self, key: str, amount: Any = 1, *, version: str, ttl: Any = None) -> WriteResult:
@@ -568,8 +607,10 @@ class BrandCache:
                 ) from None
             raise
         if outcome[0] == 1:
+            self.count_op("increment", wrote=key)
             return WriteResult(expires_at_ms=int(float(outcome[2])), value_json=outcome[1].decode("ascii"))
         if outcome[0] == -2:
+            self.count_op("refused_value_size")
             self.warnings.append(
                 f"value for key {validation.describe(key)} is {outcome[1]} bytes, above the limit of "
                 f"{self.limits.max_value_bytes} bytes; not written"

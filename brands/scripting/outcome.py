@@ -19,6 +19,9 @@ RESULT_FIELDS = (
     "ok", "result", "variables", "redirect", "logs", "ops", "ops_limit", "duration_ms", "error", "warnings",
     "written_keys",
 )
+# Not a result field: the run's operation counts (brands.cache.take_op_counts), carried from the
+# worker to the scheduler, which sends them with the slot release and removes them.
+OP_COUNTS_KEY = "_op_counts"
 # The keys a run wrote or deleted (in the order first written), for its history and audit entry;
 # one run may name this many (its operation budget is normally far smaller).
 MAX_WRITTEN_KEYS = 1000

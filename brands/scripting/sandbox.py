@@ -33,11 +33,12 @@ from brands.cache import (
     CacheValueError,
     NotANumberError,
     shorten,
+    take_op_counts,
     validate_key,
 )
 from brands.scripting import limits
 from brands.scripting.engine import EngineHooks
-from brands.scripting.outcome import Capture, Emit, error_info, js_length, utf8_len
+from brands.scripting.outcome import OP_COUNTS_KEY, Capture, Emit, error_info, js_length, utf8_len
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +234,7 @@ class CacheHost:
                 return _error(OUT_OF_MEMORY)
             # The budget first: a call after it is spent performs nothing, not even validation.
             if not self.capture.take_op():
+                self.cache.count_op("refused_op_budget")
                 request = _request(payload)
                 op = str(request.get("op", "?"))[:20]
                 return _error(
@@ -258,12 +260,17 @@ class CacheHost:
             self.capture.warn(text)
         self.cache.warnings.clear()
 
-    @staticmethod
-    def _key(arg: dict) -> str:
+    def _key(self, arg: dict) -> str:
         key = arg.get("value")
+        # Refused before the service sees it: counted here (the service counts its own).
         if arg.get("type") != "string" or not isinstance(key, str):
+            self.cache.count_op("refused_invalid_key")
             raise CacheKeyError(f"Invalid cache key ({_described(arg)}): {KEY_RULE}")
-        return validate_key(key)
+        try:
+            return validate_key(key)
+        except CacheKeyError:
+            self.cache.count_op("refused_invalid_key")
+            raise
 
     @staticmethod
     def _ttl(arg: dict) -> Any:
@@ -417,7 +424,7 @@ def execute(job: dict, emit: Emit) -> dict:
     started = time.perf_counter()
     memory_mb = int(job["memory_mb"])
     capture = Capture(int(job["ops_limit"]), emit)
-    cache = BrandCache(int(job["brand_id"]), CacheLimits(**job["limits"]))
+    cache = BrandCache(int(job["brand_id"]), CacheLimits(**job["limits"]), source="script")
     cache.on_write = capture.wrote  # the run's history records the keys it wrote
     report = _Report()
 
@@ -428,7 +435,12 @@ def execute(job: dict, emit: Emit) -> dict:
     finally:
         hooks.close()
     duration_ms = (time.perf_counter() - started) * 1000
-    return capture.to_result(ok=error is None, result=result, error=error, duration_ms=duration_ms)
+    outcome = capture.to_result(ok=error is None, result=result, error=error, duration_ms=duration_ms)
+    # The run's operation counts (brands.cache.opcounts) go back with its result: the scheduler
+    # sends them in the round trip that gives the run's slot back, so they cost no round trip of
+    # their own. A run killed by its time limit never gets here: its counts are lost with it.
+    outcome[OP_COUNTS_KEY] = take_op_counts()
+    return outcome
 
 
 def _run(context: quickjs.Context, hooks: EngineHooks, job: dict, capture: Capture, cache: BrandCache,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from brands.cache import CacheUnavailable, script_slot_acquire, script_slot_release
-from brands.scripting.outcome import Outcome, error_info
+from brands.scripting.outcome import OP_COUNTS_KEY, Outcome, error_info
 from brands.scripting.pool import PoolUnavailable, ScriptPool, get_pool
 
 logger = logging.getLogger(__name__)
@@ -135,11 +135,12 @@ def execute_scheduled(job: dict, *, cap: int, pool: ScriptPool | None = None) ->
     except BaseException:
         _release(brand_id, token, "error", (time.monotonic() - started) * 1000, 0)
         raise
+    op_counts = result.pop(OP_COUNTS_KEY, None)
     outcome = outcome_of(result)
     charge = 0
     if outcome == "timeout":
         charge = int(result.get("duration_ms") or timeout_ms) + REPLACEMENT_CHARGE_MS
-    state = _release(brand_id, token, outcome, result.get("duration_ms"), charge)
+    state = _release(brand_id, token, outcome, result.get("duration_ms"), charge, op_counts)
     budget_ms = int(getattr(settings, "SCRIPT_OVERRUN_BUDGET_MS", 10_000))
     if charge and state is not None and state.used_ms >= budget_ms:
         seconds = max(1, math.ceil(state.window_left_ms / 1000))
@@ -150,12 +151,13 @@ def execute_scheduled(job: dict, *, cap: int, pool: ScriptPool | None = None) ->
     return Execution(result, outcome)
 
 
-def _release(brand_id: int, token: str | None, outcome: str, duration_ms: float | None, charge_ms: int):
+def _release(brand_id: int, token: str | None, outcome: str, duration_ms: float | None, charge_ms: int,
+             op_counts: list | None = None):
     window_ms = int(getattr(settings, "SCRIPT_OVERRUN_WINDOW_MS", 60_000))
     with contextlib.suppress(CacheUnavailable):
         # Statistics are best effort; an unreleased slot frees itself at the end of its lease.
         return script_slot_release(brand_id, token, outcome=outcome, duration_ms=duration_ms,
-                                   charge_ms=charge_ms, window_ms=window_ms)
+                                   charge_ms=charge_ms, window_ms=window_ms, op_counts=op_counts)
     return None
 
 

@@ -12,6 +12,7 @@ quota editing and metrics. Reads go through the cache service; nothing here talk
     quota.py      the staff quota editor's form and write
     metrics.py    the Prometheus exposition (/metrics)
     scripts.py    script executions by outcome and their p50 / p95 duration (usage page, /metrics)
+    ops.py        operations per minute, hit ratio and hot keys (usage page)
 """
 
 from brands.usage.analysis import AnalysisSection, PrefixAnswer, analysis_section, prefix_answer
@@ -34,6 +35,7 @@ from brands.usage.levels import (
 )
 from brands.usage.metrics import metrics_text
 from brands.usage.monitor import MonitorPage, MonitorQuery, QuotaRow, quota_csv, quota_page, quota_rows
+from brands.usage.ops import OpsReport, count_form_refusals, ops_report
 from brands.usage.quota import QUOTA_FIELDS, QuotaSettingsForm, quota_settings_update
 from brands.usage.report import UsageSummary, usage_summary
 from brands.usage.scripts import OUTCOME_LABELS, ScriptSummary, script_summaries, script_summary
@@ -58,6 +60,7 @@ __all__ = [
     "Forecast",
     "MonitorPage",
     "MonitorQuery",
+    "OpsReport",
     "QuotaRow",
     "QuotaSettingsForm",
     "ScriptSummary",
@@ -66,9 +69,11 @@ __all__ = [
     "UsageSummary",
     "bar_percent",
     "brand_forecast",
+    "count_form_refusals",
     "level_word",
     "brands_usage",
     "metrics_text",
+    "ops_report",
     "percent_text",
     "percent_used",
     "percent_value",

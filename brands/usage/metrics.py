@@ -13,18 +13,21 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from brands.cache import DURATION_HISTORY, OUTCOMES, CacheUnavailable
+from brands.cache import DURATION_HISTORY, OUTCOMES, CacheUnavailable, brands_ops_totals
 from brands.models import Brand
 from brands.usage.levels import BrandUsage, brands_usage, percent_value
+from brands.usage.ops import brands_ops_metrics
 from brands.usage.scripts import ScriptSummary, script_summaries
 
 
 class BrandCollector(Collector):
     def __init__(self, brands: list[Brand], usage: dict[int, BrandUsage] | None,
-                 scripts: dict[int, ScriptSummary] | None) -> None:
+                 scripts: dict[int, ScriptSummary] | None,
+                 ops: dict[int, dict[str, int]] | None = None) -> None:
         self.brands = brands
         self.usage = usage  # None when Redis is unreachable
         self.scripts = scripts  # likewise
+        self.ops = ops  # likewise
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("cacheadmin_redis_up", "1 when the cache (Redis) answered this scrape.")
@@ -63,6 +66,8 @@ class BrandCollector(Collector):
 
         if self.scripts is not None:
             yield from script_metrics(self.brands, self.scripts)
+        if self.ops is not None:
+            yield from brands_ops_metrics(self.brands, self.ops)
 
 
 def script_metrics(brands: list[Brand], scripts: dict[int, ScriptSummary]) -> Iterator[Metric]:
@@ -90,14 +95,15 @@ def script_metrics(brands: list[Brand], scripts: dict[int, ScriptSummary]) -> It
 
 
 def metrics_text() -> bytes:
-    """The Prometheus text exposition for every brand (one query, two Redis pipelines)."""
+    """The Prometheus text exposition for every brand (one query, three Redis pipelines)."""
     brands = list(Brand.objects.select_related("quota").order_by("slug"))
     try:
         usage = brands_usage(brands)
         scripts = script_summaries(brands)
+        ops = brands_ops_totals([brand.pk for brand in brands])
     except CacheUnavailable:
         # Still answer: cacheadmin_redis_up 0 is itself what an alert wants to see.
-        usage = scripts = None
+        usage = scripts = ops = None
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(BrandCollector(brands, usage, scripts))
+    registry.register(BrandCollector(brands, usage, scripts, ops))
     return generate_latest(registry)

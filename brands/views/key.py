@@ -27,6 +27,7 @@ from brands.alerts import alerts_after_writes
 from brands.audit import value_diff
 from brands.cache import BrandCache, KeyInfo, NotANumberError, Refusal, readable_json
 from brands.forms import IncrementForm, KeyCreateForm, KeyEditForm, VersionForm
+from brands.usage import count_form_refusals
 from brands.views._audit import audit, audit_refusal, form_errors
 from brands.views._htmx import render_page, toast, wants_fragment
 from brands.views.keys import list_after_change
@@ -132,6 +133,7 @@ def key_detail(request: HttpRequest, access: BrandAccess, key: str) -> HttpRespo
 
     form = KeyEditForm(request.POST, limits=cache.limits)
     if not form.is_valid():
+        count_form_refusals(cache, form)
         audit_refusal(request, "key.update", key, form_errors(form))
         return _render_key(request, access, cache, key, form=form)
     version = form.cleaned_data["version"]
@@ -277,6 +279,7 @@ def key_create(request: HttpRequest, access: BrandAccess) -> HttpResponse:
 
     form = KeyCreateForm(request.POST, limits=cache.limits)
     if not form.is_valid():
+        count_form_refusals(cache, form)
         audit_refusal(request, "key.create", request.POST.get("key", ""), form_errors(form))
         return _render_create(request, access, form)
     key = form.cleaned_data["key"]

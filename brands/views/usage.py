@@ -14,6 +14,7 @@ from brands.usage import (
     PERIOD_LABELS,
     analysis_section,
     brand_forecast,
+    ops_report,
     script_summary,
     usage_chart,
     usage_summary,
@@ -44,6 +45,7 @@ def usage(request: HttpRequest, access: BrandAccess) -> HttpResponse:
     # Its own section too: _usage_forecast.html.
     context["forecast"] = brand_forecast(access.brand, live_keys=summary.usage.live_keys)
     context["analysis"] = analysis_section(access.brand, summary.analysis)  # _usage_analysis.html
+    context["ops"] = ops_report(access.brand)  # operations and hot keys: _usage_ops.html
     return render_page(request, "brands/usage.html", context)
 
 

@@ -70,7 +70,19 @@ def test_quick_json_report(brand_factory, fake_other_benchmarks):
         "expiry_index_bytes_per_key"] + memory["name_index_bytes_per_key"], abs=0.2)
     overhead = memory["bytes_per_key"] - memory["value_bytes"]
     assert memory["overhead_per_key"] == pytest.approx(overhead, abs=0.2)
-    assert len(report["targets"]) == 12
+    assert len(report["targets"]) == 14
+    counting = report["counting"]
+    for op in ("get", "set"):  # issue 12: counting on, one flush per 20 calls
+        assert counting[op]["raw_us"] > 0 and counting[op]["counted_us"] > 0 and counting[op]["ratio"] > 0
+        assert counting[op]["flush_us"] > 0
+        assert counting[op]["script_path_ratio"] > 0
+        assert len(counting[op]["rounds_ratio"]) == 2
+    assert counting["flush_every"] == 20 and counting["record_us"] > 0 and counting["flush_us"] > 0
+    assert counting["release_us"] > 0 and counting["release_with_counts_us"] > 0
+    assert [t["name"] for t in report["targets"][-2:]] == [
+        "service get with counting (1 flush / 20 calls) vs raw",
+        "service set with counting (1 flush / 20 calls) vs raw",
+    ]
     assert all(isinstance(t["pass"], bool) for t in report["targets"])
     assert report["other"]["scripting"] == {"quick_was": True, "runs_per_s": 1234}
     assert report["other"]["pages"] == {"error": "RuntimeError: boom"}
@@ -87,12 +99,12 @@ def test_table_output_mentions_targets(db):
     text = out.getvalue()
     targets = text.split("\nTargets\n", 1)[1].split("\n\n", 1)[0].splitlines()
     # One line per target, each with its value, its target and PASS or MISS, then the tally.
-    assert len(targets) == 12 + 1
+    assert len(targets) == 14 + 1
     assert targets[0].split()[:5] == ["service", "get", "vs", "raw", "GET"]
-    assert all(line.rstrip().endswith(("PASS", "MISS")) for line in targets[:12])
+    assert all(line.rstrip().endswith(("PASS", "MISS")) for line in targets[:14])
     assert "<= 1.3x" in targets[0] and "<= 1.5x" in targets[1]
-    passed = sum(line.rstrip().endswith("PASS") for line in targets[:12])
-    assert targets[12].strip() == f"{passed}/12 PASS"
+    passed = sum(line.rstrip().endswith("PASS") for line in targets[:14])
+    assert targets[14].strip() == f"{passed}/14 PASS"
     assert "CPUs" in text and "Python" in text and "Redis" in text
 
 

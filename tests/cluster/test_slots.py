@@ -16,7 +16,17 @@ import pytest
 from django.conf import settings
 from redis.crc import key_slot
 
-from brands.cache import SCRIPT_NAMES, SCRIPTS, BrandCache, CacheLimits, brands_live_counts, redis_client
+from brands.cache import (
+    SCRIPT_NAMES,
+    SCRIPTS,
+    BrandCache,
+    CacheLimits,
+    brands_live_counts,
+    brands_ops_totals,
+    flush_op_counts,
+    ops_history,
+    redis_client,
+)
 from tests.cluster.wire import capture_wire, keys_of, slots_of
 
 # Not operations: constructors and the client property.
@@ -71,6 +81,8 @@ def brand_operations(cache: BrandCache) -> dict:
         "prefix_figures": lambda: cache.prefix_figures("shop:"),
         "analysis_upgrade": cache.analysis_upgrade,
         "delete_prefix": lambda: cache.delete_prefix("shop:item:"),
+        # Operation counts (every call above added to the tally): the flush, one script.
+        "count_op": lambda: (cache.count_op("read_hit", read="shop:item:1"), flush_op_counts()),
         "delete_all": cache.delete_all,
     }
 
@@ -103,7 +115,9 @@ def test_every_brand_operation_sends_only_keys_of_the_brands_slot(brand, monkeyp
     assert public_methods(BrandCache) <= set(operations), "a new BrandCache operation needs a case here"
 
     client = redis_client()
-    names_by_sha = {SCRIPTS.get(name, client).sha: name for name in SCRIPT_NAMES}
+    # The operation counters' scripts (brands/cache/opcounts.py) run for BrandCache too.
+    expected = {*SCRIPT_NAMES, "OPS_FLUSH", "OPS_DELETE"}
+    names_by_sha = {SCRIPTS.get(name, client).sha: name for name in expected}
     scripts_run: set[str] = set()
     for label, operation in operations.items():
         with capture_wire(monkeypatch) as sent:
@@ -118,7 +132,7 @@ def test_every_brand_operation_sends_only_keys_of_the_brands_slot(brand, monkeyp
                     assert raw.startswith(tag), (label, raw)
             if command.name == "EVALSHA":
                 scripts_run.add(names_by_sha[command.args[1]])
-    assert scripts_run == set(SCRIPT_NAMES)
+    assert scripts_run == expected
 
 
 def test_every_script_declares_four_keys_under_the_brands_tag():
@@ -161,6 +175,30 @@ def test_cross_brand_usage_sends_each_call_to_its_brands_slot(monkeypatch):
     expected = Counter(key_slot(f"{settings.CACHEADMIN_KEY_PREFIX}:{{{b.pk}}}:st".encode()) for b in brands)
     # Two calls per brand (live count, refused writes), each in that brand's slot.
     assert by_slot == Counter({slot: 2 * n for slot, n in expected.items()})
+
+
+def test_operation_counters_stay_in_each_brands_slot(monkeypatch):
+    """Reading one brand's counters, every brand's totals, and a flush of several brands."""
+    brands = fake_brands(8, first_id=710_000)
+    limits = CacheLimits(max_keys=10, max_value_bytes=10, default_ttl=10, max_ttl=10)
+    caches = [BrandCache(b.pk, limits) for b in brands]
+    with capture_wire(monkeypatch) as sent:
+        for cache in caches:
+            cache.count_op("read_miss", read="k")
+        flush_op_counts()
+        ops_history(brands[0].pk)
+        brands_ops_totals(b.pk for b in brands)
+    by_slot = Counter()
+    for command in sent:
+        if command.name == "SCRIPT":  # a load where NOSCRIPT answered (a fresh node)
+            continue
+        slots = slots_of(command)
+        assert len(slots) == 1, command.args[:8]
+        by_slot.update(slots)
+    tagged = {key_slot(f"{settings.CACHEADMIN_KEY_PREFIX}:{{{b.pk}}}:st".encode()) for b in brands}
+    assert set(by_slot) == tagged
+    for cache in caches:
+        cache.delete_all()
 
 
 def test_cross_brand_usage_is_one_round_trip_per_node(monkeypatch):
