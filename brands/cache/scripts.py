@@ -771,14 +771,19 @@ local plen = #prefix
 local start = '[' .. prefix
 local stop = (prefix == '') and '+' or ('(' .. prefix .. '\255')
 local namespaces, leaves, leaf_count, steps, truncated = {}, {}, 0, 0, 0
+-- Names read per step: one at first and after each jump (the next name usually opens another
+-- namespace: reading 100 there moved 100 names into Lua to use one), doubling up to 100 while
+-- plain keys follow. The key browser's root of five namespaces went from ~500 names read to 5.
+local want = 1
 while true do
   if steps >= max_steps or #namespaces / 2 >= max_ns then
     if names_range(nm, start, stop, 1)[1] then truncated = 1 end
     break
   end
   steps = steps + 1
-  local batch = names_range(nm, start, stop, 100)
+  local batch = names_range(nm, start, stop, want)
   if #batch == 0 then break end
+  want = math.min(want * 2, 100)
   for _, name in ipairs(batch) do
     local rest = name:sub(plen + 1)
     local colon = rest:find(':', 1, true)
@@ -788,6 +793,7 @@ while true do
       namespaces[#namespaces + 1] = child
       namespaces[#namespaces + 1] = names_count(nm, '[' .. child, '(' .. after)
       start = '[' .. after
+      want = 1
       break
     end
     leaf_count = leaf_count + 1

@@ -4,6 +4,7 @@ write nothing, the grouped namespace tree and natural order."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 
@@ -385,6 +386,31 @@ def test_tree_level_stops_at_its_bounds(dash):
         dash.set(f"ns{i:02d}:k", i)
     level = dash.tree_level("", max_namespaces=10)
     assert len(level.namespaces) == 10 and level.truncated
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tree_level_matches_a_recount_whatever_mixes_plain_keys_and_namespaces(dash, seed):
+    # The tree reads names in steps that grow while plain keys follow and start again at one after
+    # each namespace it jumps over: runs of plain keys of every length (across the index's
+    # 120-name chunks too) between namespaces must give the level a plain recount gives.
+    rng = random.Random(seed)
+    names = set()
+    for run in range(rng.randint(3, 12)):
+        for j in range(rng.choice([0, 1, 2, 5, 40, 130, 300])):
+            names.add(f"p:leaf{run:02d}-{j:03d}")
+        for j in range(rng.randint(1, 30)):
+            names.add(f"p:ns{run:02d}:{j}")
+    dash.set_many([(name, 1) for name in sorted(names)], ttl=600)
+    for max_leaves in (25, 2000):
+        level = dash.tree_level("p:", max_leaves=max_leaves)
+        rest = [name[2:] for name in sorted(names)]
+        expected_ns = sorted({("p:" + r.split(":")[0] + ":") for r in rest if ":" in r})
+        counts = {ns: sum(1 for name in names if name.startswith(ns)) for ns in expected_ns}
+        leaves = sorted("p:" + r for r in rest if ":" not in r)
+        assert [(n.prefix, n.key_count) for n in level.namespaces] == [(ns, counts[ns]) for ns in expected_ns]
+        assert level.leaf_count == len(leaves) and not level.truncated
+        listed = [n.prefix for n in level.leaves]
+        assert listed == (leaves if len(leaves) <= max_leaves else [])
 
 
 def test_natural_order(dash):
