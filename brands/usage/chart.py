@@ -41,8 +41,28 @@ class Tick:
     moment: datetime | None = None  # x ticks: the time, which the browser labels in its own zone
 
 
+class PlotArea:
+    """The drawing area of an SVG chart, in user units (the SVG scales to its container with
+    viewBox): each chart class gives its size and margins as dataclass fields."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+
+    @property
+    def plot_right(self) -> int:
+        return self.width - self.right
+
+    @property
+    def plot_bottom(self) -> int:
+        return self.height - self.bottom
+
+
 @dataclass
-class UsageChart:
+class UsageChart(PlotArea):
     period: str
     start: datetime
     end: datetime
@@ -61,14 +81,6 @@ class UsageChart:
     right: int = 16
     top: int = 16
     bottom: int = 36
-
-    @property
-    def plot_right(self) -> int:
-        return self.width - self.right
-
-    @property
-    def plot_bottom(self) -> int:
-        return self.height - self.bottom
 
     @property
     def polyline(self) -> str:

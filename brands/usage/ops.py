@@ -23,6 +23,7 @@ from brands.cache import (
     ops_history,
 )
 from brands.models import Brand
+from brands.usage.chart import PlotArea, Tick
 
 HOT_KEYS_SHOWN = 10
 KIND_LABELS = {
@@ -56,15 +57,8 @@ class Bar:
     text: str  # the same, worded for the bar's title and the table
 
 
-@dataclass(frozen=True)
-class Tick:
-    pos: float
-    label: str
-    moment: datetime | None = None
-
-
 @dataclass
-class BarChart:
+class BarChart(PlotArea):
     """One SVG bar chart (viewBox units; the SVG scales to its container)."""
 
     title: str
@@ -78,14 +72,6 @@ class BarChart:
     right: int = 12
     top: int = 12
     bottom: int = 30
-
-    @property
-    def plot_right(self) -> int:
-        return self.width - self.right
-
-    @property
-    def plot_bottom(self) -> int:
-        return self.height - self.bottom
 
     @property
     def has_data(self) -> bool:
