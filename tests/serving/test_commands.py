@@ -127,6 +127,10 @@ def test_every_documented_command_runs_without_debug(dev_env, tmp_path):
     ok("brands usage", ["brands", "usage", "--json"])
     ok("brands delete", ["brands", "delete", "acme"])
     ok("record_usage", ["record_usage", "--prune-days", "90"])
+    ok("deliver_alerts", ["deliver_alerts"])  # nothing due: one pass, then it exits
+    ok("cache_analysis", ["cache_analysis", "upgrade"])
+    ok("cache_analysis", ["cache_analysis", "check"])
+    ok("brands upgrade", ["brands", "upgrade-index"])
     ok("check", ["check", "--deploy"])
     ok("createsuperuser", ["createsuperuser", "--noinput"], env_extra={
         "DJANGO_SUPERUSER_USERNAME": "root", "DJANGO_SUPERUSER_EMAIL": "root@example.com",
