@@ -318,15 +318,10 @@ class BrandCache:
             # Before ResponseError: CLUSTERDOWN and TRYAGAIN are both. The decorator answers.
             raise
         except ResponseError as exc:
-            if "NOTNUM" in str(exc):
-                raise NotANumberError(
-                    f"Cannot increment key {validation.describe(key)}: its value is not a number"
-                ) from None
-            if "NOTFINITE" in str(exc):
-                raise validation.CacheValueError(
-                    f"Cannot increment key {validation.describe(key)}: the result is not a finite number"
-                ) from None
-            raise
+            refusal = _increment_refusal(exc, key)
+            if refusal is None:
+                raise
+            raise refusal from None
         if outcome[0] == -1:
             self._refuse_limit(key)
             return None
@@ -597,15 +592,10 @@ class BrandCache:
         except UNAVAILABLE_ERRORS:
             raise  # before ResponseError: CLUSTERDOWN and TRYAGAIN are both
         except ResponseError as exc:
-            if "NOTNUM" in str(exc):
-                raise NotANumberError(
-                    f"Cannot increment key {validation.describe(key)}: its value is not a number"
-                ) from None
-            if "NOTFINITE" in str(exc):
-                raise validation.CacheValueError(
-                    f"Cannot increment key {validation.describe(key)}: the result is not a finite number"
-                ) from None
-            raise
+            refusal = _increment_refusal(exc, key)
+            if refusal is None:
+                raise
+            raise refusal from None
         if outcome[0] == 1:
             self.count_op("increment", wrote=key)
             return WriteResult(expires_at_ms=int(float(outcome[2])), value_json=outcome[1].decode("ascii"))
@@ -899,3 +889,14 @@ class BrandCache:
                     refuse(name, self._refusal(code))
         return self._report(operation, prefix, False, len(names), changed=changed, sample=sample,
                             refused=refused, refused_sample=refused_sample, target=target)
+
+
+def _increment_refusal(exc: ResponseError, key: str) -> Exception | None:
+    """What the INCREMENT script's error reply means for the caller (the contract's increment and
+    the dashboard's versioned one share it); None for any other error."""
+    if "NOTNUM" in str(exc):
+        return NotANumberError(f"Cannot increment key {validation.describe(key)}: its value is not a number")
+    if "NOTFINITE" in str(exc):
+        return validation.CacheValueError(
+            f"Cannot increment key {validation.describe(key)}: the result is not a finite number")
+    return None
