@@ -46,7 +46,10 @@ def test_redis_down_does_not_end_the_loop(brand, dead_redis, caplog):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_thread_records_in_the_background(brand_factory):
+def test_the_thread_records_in_the_background(transactional_db, brand_factory):
+    # Committed rows: the thread has a database connection of its own, and inside the test's
+    # open transaction SQLite's shared in-memory test database can keep it locked out (it failed
+    # this way after tests/cache in one process).
     brand = brand_factory()
     stop = threading.Event()
     thread = start_usage_scheduler(0.05, stop=stop)
